@@ -1,0 +1,18 @@
+// Package ops holds the Gorgonia operations this project needs and Gorgonia
+// lacks or gets wrong.
+//
+// Gorgonia v0.9.18's SoftMax shifts every row by the first element of the
+// whole tensor instead of each row's own maximum, so a row whose logits sit
+// ~709 above that element overflows to NaN, and graphs containing it return
+// wrong gradients from a later Grad. Its Softplus is off by about 1e-7. Both
+// matter here: saturated attention (logits in the hundreds or thousands) is a
+// regime the theory talks about, and the logistic loss is the training
+// objective.
+//
+// RowSoftmax and Logistic are exact in float64 for any finite input. Each has a
+// symbolic derivative (SymDiff) whose backward operation is a plain
+// non-differentiable Op: the project never takes a second Grad of a graph
+// (Hessian-vector products come from differences of gradients instead).
+//
+// All operations work on float64 *tensor.Dense values only.
+package ops
