@@ -5,9 +5,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/diff/fd"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-	"gonum.org/v1/gonum/diff/fd"
 )
 
 // naiveSoftmax is the textbook formula, trustworthy for small logits.
