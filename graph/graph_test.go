@@ -438,13 +438,13 @@ func TestBadInputNamesTheField(t *testing.T) {
 			bad.Y[1] = 0
 			_, err := NewModel(good, p, bad)
 			return err
-		}, []string{"y[1] = 0", "-1 or +1"}},
+		}, []string{"Y[1] = 0", "-1 or +1"}},
 		{"label 2", func() error {
 			bad := randomData(3, 4, 3, 1)
 			bad.Y[2] = 2
 			_, err := NewEvaluator(good, bad)
 			return err
-		}, []string{"y[2] = 2", "-1 or +1"}},
+		}, []string{"Y[2] = 2", "-1 or +1"}},
 		{"params shape", func() error {
 			_, err := NewModel(layers.Config{Heads: 3, Tokens: 4, Dim: 3}, p, data)
 			return err

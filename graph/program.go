@@ -3,7 +3,6 @@ package graph
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/graph/ops"
@@ -33,42 +32,20 @@ type program struct {
 	gradU   []float64
 }
 
-// checkData validates a dataset against a model config: the errors a user
-// can cause by handing in the wrong file.
+// checkData validates a dataset and that it fits the model: the errors a
+// user causes by handing in the wrong file.
 func checkData(c layers.Config, data *datasets.Dataset) error {
-	if data == nil {
-		return errors.New("data: nil dataset")
+	if err := data.Validate(); err != nil {
+		return err
 	}
 	var errs []error
-	if data.N < 1 {
-		errs = append(errs, fmt.Errorf("data: n = %d: must be >= 1", data.N))
-	}
 	if data.T != c.Tokens {
 		errs = append(errs, fmt.Errorf("data: T = %d tokens per sequence, model has tokens = %d", data.T, c.Tokens))
 	}
 	if data.D != c.Dim {
 		errs = append(errs, fmt.Errorf("data: d = %d, model has dim = %d", data.D, c.Dim))
 	}
-	if len(data.X) != data.N*data.T*data.D {
-		errs = append(errs, fmt.Errorf("data: X has %d values, want n*T*d = %d", len(data.X), data.N*data.T*data.D))
-	}
-	if len(data.Y) != data.N {
-		errs = append(errs, fmt.Errorf("data: y has %d labels, want n = %d", len(data.Y), data.N))
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	for i, y := range data.Y {
-		if y != 1 && y != -1 {
-			return fmt.Errorf("data: y[%d] = %v: labels must be -1 or +1", i, y)
-		}
-	}
-	for i, x := range data.X {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("data: X[%d] (sequence %d, token %d) = %v is not finite", i, i/(data.T*data.D), i/data.D%data.T, x)
-		}
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // queryTokens returns the query rows of data, n*Rows x d: X itself for
