@@ -562,3 +562,50 @@ func TestCurvatureMatchesFullHessian(t *testing.T) {
 		t.Errorf("Lanczos [%v, %v], full Hessian [%v, %v]", s.Min, s.Max, lo, hi)
 	}
 }
+
+func TestIdealMarginMatchesUFeaturesUnderIdealAttention(t *testing.T) {
+	mix := datasets.DefaultMixture()
+	mix.Train = 40
+	data, _, err := mix.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := layers.Config{Heads: 3, Tokens: data.T, Dim: data.D, Train: layers.TrainU}
+	got, err := IdealMargin(c, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Oracle: explicit features y_i c (A* X_i) for each head and query row.
+	P := c.NumTrainable()
+	feats := make([][]float64, data.N)
+	for i := range feats {
+		feats[i] = make([]float64, P)
+		rel := 0
+		for tk := 0; tk < data.T; tk++ {
+			if data.Mask[i*data.T+tk] {
+				rel++
+			}
+		}
+		for h := 0; h < c.Heads; h++ {
+			for r := 0; r < c.Rows(); r++ {
+				for tk := 0; tk < data.T; tk++ {
+					if !data.Mask[i*data.T+tk] {
+						continue
+					}
+					for k := 0; k < data.D; k++ {
+						feats[i][(h*c.Rows()+r)*data.D+k] += data.Y[i] * c.ScaleFactor() * data.X[(i*data.T+tk)*data.D+k] / float64(rel)
+					}
+				}
+			}
+		}
+	}
+	want := MinNormPoint(gramOf(feats), data.N, 0)
+	if !got.Separable || math.Abs(got.Gamma-want.Gamma) > 1e-6*want.Gamma {
+		t.Errorf("ideal margin %v, explicit features give %v", got.Gamma, want.Gamma)
+	}
+	noMask := *data
+	noMask.Mask = nil
+	if _, err := IdealMargin(c, &noMask); err == nil {
+		t.Error("no mask accepted")
+	}
+}
