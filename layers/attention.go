@@ -5,7 +5,6 @@ import (
 
 	"github.com/mhattn/mha/graph/ops"
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 // Outputs are the nodes of one forward pass over a batch of n sequences.
@@ -31,52 +30,16 @@ func Build(c Config, x, xq, w, u *G.Node) (*Outputs, error) {
 	if len(xs) != 3 || xs[1] != c.Tokens || xs[2] != c.Dim {
 		return nil, fmt.Errorf("layers.Build: x has shape %v, want [n %d %d]", xs, c.Tokens, c.Dim)
 	}
-	n, rows, heads, d := xs[0], c.Rows(), c.Heads, c.Dim
-	perSample := w.Dims() == 3
-	var q *G.Node
-	var err error
-	if perSample {
-		var xb *G.Node
-		if xb, err = G.Reshape(xq, tensor.Shape{n, rows, d}); err != nil {
-			return nil, err
-		}
-		q, err = G.BatchedMatMul(xb, w)
-	} else {
-		q, err = G.Mul(xq, w)
+	shape := ops.AttentionShape{
+		N: xs[0], Tokens: c.Tokens, Dim: c.Dim, Rows: c.Rows(), Heads: c.Heads,
+		PerSample: w.Dims() == 3,
 	}
+	// One fused op for all heads and samples: a product of n small graph
+	// nodes per head would allocate its intermediates on every run and
+	// spend the step in tiny GEMM calls.
+	raw, weights, err := ops.Attention(shape, x, xq, w, u)
 	if err != nil {
-		return nil, fmt.Errorf("layers.Build: queries: %w", err)
-	}
-	if q, err = G.Reshape(q, tensor.Shape{n, rows * heads, d}); err != nil {
-		return nil, err
-	}
-	logits, err := G.BatchedMatMul(q, x, false, true)
-	if err != nil {
-		return nil, fmt.Errorf("layers.Build: logits: %w", err)
-	}
-	weights, err := ops.RowSoftmax(logits)
-	if err != nil {
-		return nil, err
-	}
-	mixed, err := G.BatchedMatMul(weights, x)
-	if err != nil {
-		return nil, fmt.Errorf("layers.Build: mixing: %w", err)
-	}
-	flat, err := G.Reshape(mixed, tensor.Shape{n, rows * heads * d})
-	if err != nil {
-		return nil, err
-	}
-	var raw *G.Node
-	if perSample {
-		var prod *G.Node
-		if prod, err = G.HadamardProd(flat, u); err == nil {
-			raw, err = G.Sum(prod, 1)
-		}
-	} else {
-		raw, err = G.Mul(flat, u)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("layers.Build: readout: %w", err)
+		return nil, fmt.Errorf("layers.Build: %w", err)
 	}
 	phi, err := G.Mul(raw, G.NewConstant(c.ScaleFactor()))
 	if err != nil {

@@ -14,5 +14,14 @@
 // non-differentiable Op: the project never takes a second Grad of a graph
 // (Hessian-vector products come from differences of gradients instead).
 //
+// Attention fuses the whole multi-head attention readout of a batch into
+// one operation with a hand-derived backward pass (one op for U, one for W).
+// It exists for speed: built from Gorgonia's BatchedMatMul, a step spent its
+// time in thousands of tiny GEMM calls and reallocated ~200 MB of
+// intermediates. Its products run on graph/internal/gemm and its softmax
+// exponentials on graph/internal/vexp; its intermediates and outputs live in
+// buffers owned by the op and reused by every run, so one graph must not be
+// run from two goroutines at once (separate graphs are independent).
+//
 // All operations work on float64 *tensor.Dense values only.
 package ops

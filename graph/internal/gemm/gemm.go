@@ -1,0 +1,104 @@
+package gemm
+
+import "fmt"
+
+// Block sizes: a kc x 8 strip of B (16 KiB) stays in L1 while mc/4 micro-
+// blocks of A pass over it; an mc x kc block of A (128 KiB) stays in L2.
+const (
+	kc = 256
+	mc = 64
+)
+
+// NN computes C = A B, or C += A B when acc is set. A is m x k with leading
+// dimension lda, B is k x n (ldb), C is m x n (ldc).
+func NN(m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, acc bool) {
+	check("NN", m, n, k, len(a), (m-1)*lda+k, lda >= k, b, ldb, c, ldc)
+	mul(m, n, k, a, lda, 1, b, ldb, c, ldc, acc)
+}
+
+// TN computes C = A^T B, or C += A^T B when acc is set. A is k x m with
+// leading dimension lda (so A^T is m x k), B is k x n (ldb), C is m x n (ldc).
+func TN(m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, acc bool) {
+	check("TN", m, n, k, len(a), (k-1)*lda+m, lda >= m, b, ldb, c, ldc)
+	mul(m, n, k, a, 1, lda, b, ldb, c, ldc, acc)
+}
+
+func check(name string, m, n, k, lenA, needA int, ldaOK bool, b []float64, ldb int, c []float64, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm.%s: negative size m=%d n=%d k=%d", name, m, n, k))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if !ldaOK || ldb < n || ldc < n {
+		panic(fmt.Sprintf("gemm.%s: leading dimension too small for m=%d n=%d k=%d", name, m, n, k))
+	}
+	if k > 0 && (lenA < needA || len(b) < (k-1)*ldb+n) {
+		panic(fmt.Sprintf("gemm.%s: A or B too short for m=%d n=%d k=%d", name, m, n, k))
+	}
+	if len(c) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("gemm.%s: C too short for m=%d n=%d", name, m, n))
+	}
+}
+
+// mul computes C (+)= op(A) B where op(A)[i, p] = a[i*rs + p*ks].
+func mul(m, n, k int, a []float64, rs, ks int, b []float64, ldb int, c []float64, ldc int, acc bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if !acc {
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	}
+	if k == 0 {
+		return
+	}
+	m4, n8 := m&^3, n&^7
+	for p0 := 0; p0 < k; p0 += kc {
+		kl := min(kc, k-p0)
+		for i0 := 0; i0 < m4; i0 += mc {
+			i1 := min(i0+mc, m4)
+			for j := 0; j < n8; j += 8 {
+				for i := i0; i < i1; i += 4 {
+					kernel4x8(kl, a[i*rs+p0*ks:], rs, ks, b[p0*ldb+j:], ldb, c[i*ldc+j:], ldc)
+				}
+			}
+		}
+	}
+	// Edges: the last m%4 rows, and the last n%8 columns of the others.
+	for i := 0; i < m; i++ {
+		j0 := n8
+		if i >= m4 {
+			j0 = 0
+		}
+		for j := j0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				s += a[i*rs+p*ks] * b[p*ldb+j]
+			}
+			c[i*ldc+j] += s
+		}
+	}
+}
+
+// kernel4x8Go is the portable micro-kernel: C[0:4, 0:8] += op(A)[0:4, 0:k] B[0:k, 0:8].
+func kernel4x8Go(k int, a []float64, rs, ks int, b []float64, ldb int, c []float64, ldc int) {
+	var acc [4][8]float64
+	for p := 0; p < k; p++ {
+		bp := b[p*ldb : p*ldb+8]
+		for r := 0; r < 4; r++ {
+			x := a[r*rs+p*ks]
+			row := &acc[r]
+			for j, v := range bp {
+				row[j] += x * v
+			}
+		}
+	}
+	for r := 0; r < 4; r++ {
+		cr := c[r*ldc : r*ldc+8]
+		for j := range cr {
+			cr[j] += acc[r][j]
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/diff/fd"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// attentionCase is one shape of the fused op with random inputs.
+type attentionCase struct {
+	s            AttentionShape
+	x, xq, w, u  []float64
+	coef         []float64 // the test's cost is sum_i coef_i raw_i
+	wShape, uShp tensor.Shape
+}
+
+func newAttentionCase(s AttentionShape, seed uint64) *attentionCase {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	draw := func(n int, scale float64) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = scale * rng.NormFloat64()
+		}
+		return v
+	}
+	st := &attnState{AttentionShape: s}
+	c := &attentionCase{s: s, wShape: st.wShape(), uShp: st.uShape()}
+	c.x = draw(s.N*s.Tokens*s.Dim, 1)
+	// Query rows: the sequences themselves, or their first tokens.
+	for i := 0; i < s.N; i++ {
+		c.xq = append(c.xq, c.x[i*s.Tokens*s.Dim:i*s.Tokens*s.Dim+s.Rows*s.Dim]...)
+	}
+	c.w = draw(c.wShape.TotalSize(), 0.7)
+	c.u = draw(c.uShp.TotalSize(), 1)
+	c.coef = draw(s.N, 1)
+	return c
+}
+
+// build returns the cost node and the W and U input nodes of a fresh graph.
+func (c *attentionCase) build(w, u []float64) (cost, wn, un, raw *G.Node) {
+	s := c.s
+	g := G.NewGraph()
+	val := func(v []float64, shape ...int) G.NodeConsOpt {
+		return G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), v...))))
+	}
+	x := G.NewTensor(g, tensor.Float64, 3, G.WithShape(s.N, s.Tokens, s.Dim), G.WithName("x"), val(c.x, s.N, s.Tokens, s.Dim))
+	xq := G.NewMatrix(g, tensor.Float64, G.WithShape(s.N*s.Rows, s.Dim), G.WithName("xq"), val(c.xq, s.N*s.Rows, s.Dim))
+	wn = G.NewTensor(g, tensor.Float64, len(c.wShape), G.WithShape(c.wShape...), G.WithName("w"), val(w, c.wShape...))
+	un = G.NewTensor(g, tensor.Float64, len(c.uShp), G.WithShape(c.uShp...), G.WithName("u"), val(u, c.uShp...))
+	coef := G.NewVector(g, tensor.Float64, G.WithShape(s.N), G.WithName("coef"), val(c.coef, s.N))
+	raw, _, err := Attention(s, x, xq, wn, un)
+	if err != nil {
+		panic(err)
+	}
+	return G.Must(G.Sum(G.Must(G.HadamardProd(raw, coef)))), wn, un, raw
+}
+
+// naiveRaw is raw_i by the definition, one sequence, head and query at a time.
+func (c *attentionCase) naiveRaw(w, u []float64) []float64 {
+	s := c.s
+	t, d, hd := s.Tokens, s.Dim, s.Heads*s.Dim
+	out := make([]float64, s.N)
+	for i := 0; i < s.N; i++ {
+		wi, ui := w, u
+		if s.PerSample {
+			wi, ui = w[i*d*hd:], u[i*s.Rows*hd:]
+		}
+		for r := 0; r < s.Rows; r++ {
+			for h := 0; h < s.Heads; h++ {
+				logits := make([]float64, t)
+				for key := 0; key < t; key++ {
+					for j := 0; j < d; j++ {
+						for k := 0; k < d; k++ {
+							logits[key] += c.xq[(i*s.Rows+r)*d+j] * wi[j*hd+h*d+k] * c.x[(i*t+key)*d+k]
+						}
+					}
+				}
+				a := naiveSoftmax(logits)
+				for key := 0; key < t; key++ {
+					for k := 0; k < d; k++ {
+						out[i] += a[key] * ui[(r*s.Heads+h)*d+k] * c.x[(i*t+key)*d+k]
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func attentionShapes() []AttentionShape {
+	return []AttentionShape{
+		{N: 3, Tokens: 4, Dim: 3, Rows: 4, Heads: 2},
+		{N: 3, Tokens: 4, Dim: 3, Rows: 1, Heads: 3},
+		{N: 2, Tokens: 8, Dim: 8, Rows: 8, Heads: 4},  // every product on the 4 x 8 micro-kernel
+		{N: 40, Tokens: 4, Dim: 3, Rows: 4, Heads: 2}, // several chunks
+		{N: 3, Tokens: 4, Dim: 3, Rows: 4, Heads: 2, PerSample: true},
+		{N: 2, Tokens: 5, Dim: 4, Rows: 1, Heads: 2, PerSample: true},
+	}
+}
+
+func TestAttentionMatchesDefinition(t *testing.T) {
+	for k, s := range attentionShapes() {
+		t.Run(fmt.Sprintf("%+v", s), func(t *testing.T) {
+			c := newAttentionCase(s, uint64(k))
+			got := runAttention(t, c, c.w, c.u)
+			want := c.naiveRaw(c.w, c.u)
+			for i := range want {
+				if math.Abs(got[i]-want[i]) > 1e-13*math.Max(1, math.Abs(want[i])) {
+					t.Fatalf("raw[%d] = %v, definition %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// runAttention evaluates raw at w and u in a fresh graph.
+func runAttention(t *testing.T, c *attentionCase, w, u []float64) []float64 {
+	t.Helper()
+	_, _, _, raw := c.build(w, u)
+	var v G.Value
+	read := G.Read(raw, &v)
+	vm := G.NewTapeMachine(raw.Graph().ExactSubgraphRoots(read))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	return append([]float64(nil), v.Data().([]float64)...)
+}
+
+func TestAttentionGradient(t *testing.T) {
+	for k, s := range attentionShapes() {
+		t.Run(fmt.Sprintf("%+v", s), func(t *testing.T) {
+			c := newAttentionCase(s, uint64(10+k))
+			cost, wn, un, _ := c.build(c.w, c.u)
+			grads, err := G.Grad(cost, wn, un)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gw, gu G.Value
+			roots := G.Nodes{G.Read(grads[0], &gw), G.Read(grads[1], &gu)}
+			vm := G.NewTapeMachine(cost.Graph().ExactSubgraphRoots(roots...))
+			defer vm.Close()
+			// Twice: the second run reuses every buffer of the first.
+			for run := 0; run < 2; run++ {
+				vm.Reset()
+				if err := vm.RunAll(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := func(w, u []float64) float64 {
+				var sum float64
+				for i, v := range runAttention(t, c, w, u) {
+					sum += c.coef[i] * v
+				}
+				return sum
+			}
+			settings := &fd.Settings{Formula: fd.Central, Step: 1e-6}
+			wantW := fd.Gradient(nil, func(w []float64) float64 { return f(w, c.u) }, c.w, settings)
+			wantU := fd.Gradient(nil, func(u []float64) float64 { return f(c.w, u) }, c.u, settings)
+			for _, cmp := range []struct {
+				name      string
+				got, want []float64
+			}{{"W", gw.Data().([]float64), wantW}, {"U", gu.Data().([]float64), wantU}} {
+				for i := range cmp.want {
+					if math.Abs(cmp.got[i]-cmp.want[i]) > 1e-7*math.Max(1, math.Abs(cmp.want[i])) {
+						t.Fatalf("d/d%s[%d]: graph %v, finite differences %v", cmp.name, i, cmp.got[i], cmp.want[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// Logits in the thousands next to O(1) ones: every row is shifted by its
+// own maximum, as in RowSoftmax.
+func TestAttentionSaturatedWeights(t *testing.T) {
+	s := AttentionShape{N: 2, Tokens: 4, Dim: 3, Rows: 4, Heads: 2}
+	c := newAttentionCase(s, 30)
+	for k := 0; k < s.Tokens*s.Dim; k++ {
+		c.x[k] *= 60
+	}
+	c.xq = append(c.x[:0:0], c.x...)
+	got := runAttention(t, c, c.w, c.u)
+	want := c.naiveRaw(c.w, c.u)
+	for i := range want {
+		if math.IsNaN(got[i]) || math.Abs(got[i]-want[i]) > 1e-12*math.Max(1, math.Abs(want[i])) {
+			t.Fatalf("raw[%d] = %v, definition %v", i, got[i], want[i])
+		}
+	}
+}
