@@ -1,0 +1,266 @@
+package experiments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Exit statuses of the experiment programs.
+const (
+	ExitOK          = 0   // every point finished
+	ExitFailure     = 1   // an unexpected error (I/O, a bug); see the log
+	ExitInput       = 2   // bad config, flag or output directory; nothing was written
+	ExitDiverged    = 3   // some points diverged, the others finished
+	ExitInterrupted = 130 // SIGINT or SIGTERM: stopped after a checkpoint; rerun to resume
+)
+
+// RunFunc runs one experiment; HeadSweepWith is one.
+type RunFunc func(cfg Config, opt Options) (*Result, error)
+
+// CLI holds the command-line settings that are not part of Config.
+type CLI struct {
+	ConfigFile  string
+	JSONLog     bool
+	Force       bool
+	Quiet       bool
+	PrintConfig bool
+}
+
+// ParseArgs reads the flags of an experiment program: -config FILE is read
+// first (over DefaultConfig), then every flag given overrides its field.
+// Errors name the flag or field, its value and what is allowed.
+func ParseArgs(name string, args []string, stderr io.Writer) (Config, CLI, error) {
+	var cli CLI
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := DefaultConfig()
+	fs.StringVar(&cli.ConfigFile, "config", "", "JSON config `file` (snake_case fields; see -print-config); flags override it")
+	heads := fs.String("heads", joinInts(d.Heads), "comma-separated head counts H")
+	steps := fs.Int("steps", d.Steps, "GD steps K per point")
+	eta := fs.Float64("eta", 0, "fixed step size for every point; 0 uses the theory step size per H")
+	logEvery := fs.Int("log-every", 0, "steps between metric rows; 0 gives about 50 rows")
+	cpEvery := fs.Int("checkpoint-every", d.CheckpointEvery, "steps between checkpoints")
+	workers := fs.Int("workers", 0, "points run in parallel; 0 uses the number of CPUs")
+	out := fs.String("out", d.Out, "result `directory`")
+	fs.BoolVar(&cli.JSONLog, "json-log", false, "log JSON lines instead of text")
+	fs.BoolVar(&cli.Force, "force", false, "reuse an output directory that holds a run with a different config, deleting that run")
+	fs.BoolVar(&cli.Quiet, "quiet", false, "no progress output")
+	fs.BoolVar(&cli.PrintConfig, "print-config", false, "print the resolved config as JSON and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s [flags]\n\nExit status: 0 ok, 1 failure, 2 bad input, 3 some points diverged, 130 interrupted (rerun to resume).\n\nFlags:\n", name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, cli, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, cli, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	cfg := d
+	if cli.ConfigFile != "" {
+		var err error
+		if cfg, err = LoadConfig(cli.ConfigFile); err != nil {
+			return Config{}, cli, fmt.Errorf("config: %w", err)
+		}
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "heads":
+			hs, e := parseInts(*heads)
+			if e != nil {
+				err = fmt.Errorf("flag -heads = %q: want comma-separated integers, e.g. 1,2,4", *heads)
+			}
+			cfg.Heads = hs
+		case "steps":
+			cfg.Steps = *steps
+		case "eta":
+			cfg.Eta = *eta
+		case "log-every":
+			cfg.LogEvery = *logEvery
+		case "checkpoint-every":
+			cfg.CheckpointEvery = *cpEvery
+		case "workers":
+			cfg.Workers = *workers
+		case "out":
+			cfg.Out = *out
+		}
+	})
+	if err != nil {
+		return Config{}, cli, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, cli, err
+	}
+	return cfg, cli, nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// Main is the whole of an experiment program: it parses args, sets up
+// logging, progress and signal handling, runs the experiment, prints the
+// summary table to stdout and returns the exit status.
+func Main(name string, run RunFunc, args []string, stdout, stderr io.Writer) int {
+	cfg, cli, err := ParseArgs(name, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return ExitInput
+	}
+	if cli.PrintConfig {
+		b, _ := json.MarshalIndent(cfg.Resolve(), "", "  ")
+		fmt.Fprintln(stdout, string(b))
+		return ExitOK
+	}
+	log := logrus.New()
+	log.SetOutput(stderr)
+	if cli.JSONLog {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	} else {
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.TimeOnly})
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills at once
+		if errors.Is(context.Cause(ctx), context.Canceled) {
+			log.Warn("signal received: stopping after a checkpoint (send it again to kill)")
+		}
+	}()
+
+	opt := Options{Context: ctx, Log: log, Force: cli.Force}
+	var bar *progressBar
+	if !cli.Quiet {
+		bar = newProgressBar(stderr, isTerminal(stderr), log)
+		opt.Progress = bar.update
+		if bar.terminal {
+			log.SetOutput(bar) // log lines clear the bar first
+		}
+	}
+	res, err := run(cfg, opt)
+	if bar != nil {
+		bar.finish()
+	}
+	if res != nil {
+		WriteTable(stdout, res)
+	}
+	var in *InputError
+	switch {
+	case errors.As(err, &in):
+		fmt.Fprintf(stderr, "%s: %v\n", name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return ExitInput
+	case errors.Is(err, ErrInterrupted):
+		log.Warn("interrupted: run the same command again to resume")
+		return ExitInterrupted
+	case err != nil:
+		log.Error(err)
+		return ExitFailure
+	case res.Diverged() > 0:
+		log.WithField("diverged", res.Diverged()).Warn("some points diverged; see summary.json")
+		return ExitDiverged
+	}
+	return ExitOK
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar draws a one-line bar with ETA on a terminal, or logs a line
+// every progressLogInterval otherwise.
+type progressBar struct {
+	w        io.Writer
+	terminal bool
+	log      *logrus.Logger
+	mu       sync.Mutex
+	last     time.Time
+	drawn    bool
+}
+
+const (
+	progressLogInterval = 10 * time.Second
+	progressDrawEvery   = 200 * time.Millisecond
+)
+
+func newProgressBar(w io.Writer, terminal bool, log *logrus.Logger) *progressBar {
+	return &progressBar{w: w, terminal: terminal, log: log, last: time.Now()}
+}
+
+func (b *progressBar) update(p Progress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	every := progressLogInterval
+	if b.terminal {
+		every = progressDrawEvery
+	}
+	if time.Since(b.last) < every {
+		return
+	}
+	b.last = time.Now()
+	eta := "?"
+	if p.ETA > 0 {
+		eta = p.ETA.Round(time.Second).String()
+	}
+	if !b.terminal {
+		b.log.WithFields(logrus.Fields{"done": fmt.Sprintf("%.0f%%", 100*p.Fraction()), "points_done": fmt.Sprintf("%d/%d", p.PointsDone, p.Points),
+			"eta": eta, "elapsed": p.Elapsed.Round(time.Second).String()}).Info("progress")
+		return
+	}
+	const width = 30
+	n := int(width * p.Fraction())
+	fmt.Fprintf(b.w, "\r\033[K[%s%s] %3.0f%%  points %d/%d  %s %d/%d  elapsed %s  ETA %s",
+		strings.Repeat("=", n), strings.Repeat(" ", width-n), 100*p.Fraction(), p.PointsDone, p.Points,
+		p.Label, p.Step, p.Steps, p.Elapsed.Round(time.Second), eta)
+	b.drawn = true
+}
+
+// Write writes a log line, first clearing the bar.
+func (b *progressBar) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn {
+		io.WriteString(b.w, "\r\033[K")
+		b.drawn = false
+	}
+	return b.w.Write(p)
+}
+
+func (b *progressBar) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}

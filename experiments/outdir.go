@@ -1,0 +1,265 @@
+package experiments
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/mhattn/mha/internal/atomicfile"
+)
+
+// InputError is an error the user can fix without touching code: a bad
+// config or flag, or an output directory that is refused or not writable.
+// Nothing has been written when a run returns one.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// RunFile is config.json: the resolved config and the program that ran it.
+type RunFile struct {
+	Experiment string  `json:"experiment"`
+	Program    Program `json:"program"`
+	Config     Config  `json:"config"`
+}
+
+// Program identifies the binary that wrote a result directory.
+type Program struct {
+	Module   string `json:"module"`
+	Version  string `json:"version"`  // module version, "(devel)" for a checkout
+	Revision string `json:"revision"` // VCS revision when the build recorded one
+	Modified bool   `json:"modified"` // the checkout had uncommitted changes
+	Go       string `json:"go"`
+}
+
+// ProgramVersion reads the build information of the running binary.
+func ProgramVersion() Program {
+	p := Program{Module: "github.com/mhattn/mha", Version: "(unknown)", Go: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path != "" {
+			p.Module = bi.Main.Path
+		}
+		p.Version = bi.Main.Version
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				p.Revision = s.Value
+			case "vcs.modified":
+				p.Modified = s.Value == "true"
+			}
+		}
+	}
+	return p
+}
+
+// resultEntries are the names a run writes in its directory; -force
+// removes exactly these.
+var resultEntries = []string{"config.json", "metrics.csv", "summary.json", "data", "params", "plots", "points"}
+
+// prepareOut makes sure cfg.Out can take this run, before any result file
+// is written: it creates the directory, checks it is writable, refuses a
+// directory that holds a different run (unless force) or files that are
+// not a run, and writes config.json.
+func prepareOut(experiment string, cfg Config, force bool, log *logrus.Logger) error {
+	out := cfg.Out
+	if err := checkWritable(out); err != nil {
+		return &InputError{Err: err}
+	}
+	path := filepath.Join(out, "config.json")
+	var old RunFile
+	err := readRunFile(path, &old)
+	switch {
+	case err == nil:
+		diff := configDiff(old.Config, cfg)
+		if old.Experiment != experiment {
+			diff = append([]string{fmt.Sprintf("experiment: %q here, %q there", experiment, old.Experiment)}, diff...)
+		}
+		if len(diff) > 0 && !force {
+			return &InputError{Err: fmt.Errorf("output directory %s holds a run with a different config (%s); use another -out, or -force to delete that run and start over",
+				out, strings.Join(diff, "; "))}
+		}
+		if len(diff) > 0 {
+			log.WithField("out", out).Warn("-force: deleting the earlier run with a different config")
+			if err := removeRun(out); err != nil {
+				return err
+			}
+		}
+	case errors.Is(err, os.ErrNotExist):
+		entries, err := os.ReadDir(out)
+		if err != nil {
+			return &InputError{Err: err}
+		}
+		if len(entries) > 0 && !force {
+			return &InputError{Err: fmt.Errorf("output directory %s is not empty and holds no config.json, so it is not a run directory; use another -out, or -force to write into it", out)}
+		}
+	default:
+		if !force {
+			return &InputError{Err: fmt.Errorf("output directory %s: cannot read its config.json (%v); use -force to delete that run and start over", out, err)}
+		}
+		if err := removeRun(out); err != nil {
+			return err
+		}
+	}
+	return writeJSON(path, RunFile{Experiment: experiment, Program: ProgramVersion(), Config: cfg})
+}
+
+// checkWritable creates dir (and missing parents) and writes and removes
+// a probe file in it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create output directory %s: %w", dir, err)
+	}
+	probe := filepath.Join(dir, ".write-probe")
+	if err := atomicfile.WriteBytes(probe, []byte("probe\n")); err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	}
+	if err := os.Remove(probe); err != nil {
+		return fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func readRunFile(path string, rf *RunFile) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	// Unknown fields are allowed here: a newer program may add some, and
+	// the comparison below then reports the difference.
+	return json.NewDecoder(bytes.NewReader(b)).Decode(rf)
+}
+
+func removeRun(out string) error {
+	for _, name := range resultEntries {
+		if err := os.RemoveAll(filepath.Join(out, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// configDiff lists the fields whose values differ between two configs,
+// ignoring those that do not change results (workers, checkpoint_every, out).
+func configDiff(a, b Config) []string {
+	fa, fb := flatten(a.Identity()), flatten(b.Identity())
+	keys := map[string]bool{}
+	for k := range fa {
+		keys[k] = true
+	}
+	for k := range fb {
+		keys[k] = true
+	}
+	var diff []string
+	for k := range keys {
+		if fa[k] != fb[k] {
+			diff = append(diff, fmt.Sprintf("%s: %s there, %s here", k, orNone(fa[k]), orNone(fb[k])))
+		}
+	}
+	sort.Strings(diff)
+	return diff
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func flatten(js []byte) map[string]string {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil
+	}
+	m := map[string]string{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if obj, ok := v.(map[string]any); ok {
+			for k, x := range obj {
+				p := k
+				if prefix != "" {
+					p = prefix + "." + k
+				}
+				walk(p, x)
+			}
+			return
+		}
+		b, _ := json.Marshal(v)
+		m[prefix] = string(b)
+	}
+	walk("", v)
+	return m
+}
+
+// assemble writes metrics.csv and summary.json from the per-point files,
+// in point order. A nil result is a point that did not start this run: it
+// is "interrupted" if an earlier run checkpointed it, else "pending".
+func assemble(experiment, out string, points []Point, results []*PointResult) (Summary, error) {
+	s := Summary{Experiment: experiment, Status: StatusOK}
+	var lines []string
+	for i, pt := range points {
+		r := results[i]
+		if r == nil {
+			r = &PointResult{Index: pt.Index, Label: pt.Label, Heads: pt.Config.Heads[0], Status: StatusPending}
+			var cp checkpoint
+			if err := readJSON(filepath.Join(pointDir(out, pt.Label), "checkpoint.json"), &cp); err == nil {
+				r.Status, r.Step, r.Rows = StatusInterrupted, cp.Step, parseLines(cp.Rows)
+			}
+		}
+		switch r.Status {
+		case StatusInterrupted, StatusPending:
+			s.Status = StatusInterrupted
+		case StatusDiverged:
+			if s.Status == StatusOK {
+				s.Status = StatusDiverged
+			}
+		}
+		s.Points = append(s.Points, *r)
+		for _, row := range r.Rows {
+			lines = append(lines, row.csv())
+		}
+	}
+	if err := writeMetrics(filepath.Join(out, "metrics.csv"), lines); err != nil {
+		return s, err
+	}
+	return s, writeJSON(filepath.Join(out, "summary.json"), s)
+}
+
+// PlotFunc draws a sweep's plots: file name (without .png) to a function
+// that renders it as PNG.
+type PlotFunc func(res *Result) ([]NamedPlot, error)
+
+// NamedPlot is one PNG of plots/.
+type NamedPlot struct {
+	Name   string
+	Render func(w io.Writer) error
+}
+
+func writePlots(out string, res *Result, plots PlotFunc) error {
+	ps, err := plots(res)
+	if err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	dir := filepath.Join(out, "plots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if err := atomicfile.Write(filepath.Join(dir, p.Name+".png"), p.Render); err != nil {
+			return fmt.Errorf("plots: %w", err)
+		}
+	}
+	return nil
+}
