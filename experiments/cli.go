@@ -145,14 +145,25 @@ func Main(name string, run RunFunc, args []string, stdout, stderr io.Writer) int
 		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.TimeOnly})
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first SIGINT or SIGTERM cancels the run, which then checkpoints
+	// and exits; after it the default handlers are back, so a second
+	// signal kills at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer func() {
+		signal.Stop(sigs)
+		close(sigs)
+	}()
 	go func() {
-		<-ctx.Done()
-		stop() // a second signal kills at once
-		if errors.Is(context.Cause(ctx), context.Canceled) {
-			log.Warn("signal received: stopping after a checkpoint (send it again to kill)")
+		s, ok := <-sigs
+		if !ok {
+			return
 		}
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		log.WithField("signal", s.String()).Warn("stopping after a checkpoint (send the signal again to kill)")
+		cancel()
 	}()
 
 	opt := Options{Context: ctx, Log: log, Force: cli.Force}

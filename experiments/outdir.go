@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -110,7 +111,24 @@ func prepareOut(experiment string, cfg Config, force bool, log *logrus.Logger) e
 			return err
 		}
 	}
+	if err := removeStaleTemps(out); err != nil {
+		return err
+	}
 	return writeJSON(path, RunFile{Experiment: experiment, Program: ProgramVersion(), Config: cfg})
+}
+
+// removeStaleTemps deletes the temporary files of atomic writes that a
+// killed process left behind (".<name>.tmp-*").
+func removeStaleTemps(out string) error {
+	return filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if name := d.Name(); !d.IsDir() && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
+			return os.Remove(path)
+		}
+		return nil
+	})
 }
 
 // checkWritable creates dir (and missing parents) and writes and removes

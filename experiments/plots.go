@@ -184,6 +184,15 @@ func addLinePoints(p *plot.Plot, xy plotter.XYs, c color.Color, shape draw.Glyph
 	return nil
 }
 
+// headroom raises the top of a linear y axis so that a legend in the top
+// right corner does not cover the data.
+func headroom(p *plot.Plot) {
+	p.Legend.Top = true
+	if p.Y.Max > p.Y.Min {
+		p.Y.Max += 0.45 * (p.Y.Max - p.Y.Min)
+	}
+}
+
 // LossPlot is the training loss F(theta_k) against the step k, log-log,
 // one solid curve per H and the theory's training bound
 // 2 F(theta*) + ||theta* - theta_0||^2 / (eta k) dashed in the same colour.
@@ -243,6 +252,7 @@ func TestPlot(res *Result) (*plot.Plot, error) {
 			return nil, err
 		}
 	}
+	headroom(p)
 	return p, nil
 }
 
@@ -264,6 +274,7 @@ func DistancePlot(res *Result) (*plot.Plot, error) {
 	if err := addLinePoints(p, positive(cert, true, false), paletteColor(1), draw.BoxGlyph{}, "certificate: ‖θ* − θ_0‖"); err != nil {
 		return nil, err
 	}
+	headroom(p)
 	return p, nil
 }
 

@@ -127,6 +127,9 @@ func RunSweep(experiment string, cfg Config, points []Point, plots PlotFunc, opt
 	var todo []int
 	for i, pt := range points {
 		if r, err := readPointResult(cfg.Out, pt.Label); err == nil {
+			// A kill between result.json and the checkpoint's removal
+			// leaves a stale checkpoint.
+			os.Remove(filepath.Join(pointDir(cfg.Out, pt.Label), "checkpoint.json"))
 			results[i] = r
 			continue
 		}
