@@ -10,7 +10,7 @@ import (
 // BenchmarkStep times one full-batch GD step (forward, backward, update) at
 // the reference size n=512, T=16, d=32.
 func BenchmarkStep(b *testing.B) {
-	for _, heads := range []int{1, 16, 64} {
+	for _, heads := range []int{1, 4, 16, 64} {
 		b.Run(fmt.Sprintf("n512_T16_d32_H%d", heads), func(b *testing.B) {
 			c := layers.Config{Heads: heads, Tokens: 16, Dim: 32}
 			m := newModel(b, c, randomParams(b, c, 1), randomData(512, 16, 32, 2))
