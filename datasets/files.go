@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -157,7 +158,9 @@ func Load(dir string) (train, test *Dataset, cfg *MixtureConfig, err error) {
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		for name, shape := range shapes {
+		// Sorted, so the error for several mismatches is always the same.
+		for _, name := range slices.Sorted(maps.Keys(shapes)) {
+			shape := shapes[name]
 			if want := sc.Arrays[filepath.Base(name)]; !slices.Equal(shape, want) {
 				return nil, nil, nil, fmt.Errorf("datasets: %s has shape %s but %s records %s: the files come from different saves",
 					name, shapeString(shape), scPath, shapeString(want))
