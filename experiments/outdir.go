@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -100,6 +101,9 @@ func prepareOut(experiment string, cfg Config, force bool, log *logrus.Logger) e
 		if err != nil {
 			return &InputError{Err: err}
 		}
+		// A run killed before it wrote config.json leaves at most the
+		// probe and temporary files, which do not make the directory foreign.
+		entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == probeName || isTemp(e.Name()) })
 		if len(entries) > 0 && !force {
 			return &InputError{Err: fmt.Errorf("output directory %s is not empty and holds no config.json, so it is not a run directory; use another -out, or -force to write into it", out)}
 		}
@@ -124,12 +128,17 @@ func removeStaleTemps(out string) error {
 		if err != nil {
 			return err
 		}
-		if name := d.Name(); !d.IsDir() && strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
+		if !d.IsDir() && isTemp(d.Name()) {
 			return os.Remove(path)
 		}
 		return nil
 	})
 }
+
+const probeName = ".write-probe"
+
+// isTemp reports whether name is a temporary file of atomicfile.
+func isTemp(name string) bool { return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") }
 
 // checkWritable creates dir (and missing parents) and writes and removes
 // a probe file in it.
@@ -137,8 +146,8 @@ func checkWritable(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cannot create output directory %s: %w", dir, err)
 	}
-	probe := filepath.Join(dir, ".write-probe")
-	if err := atomicfile.WriteBytes(probe, []byte("probe\n")); err != nil {
+	probe := filepath.Join(dir, probeName)
+	if err := os.WriteFile(probe, []byte("probe\n"), 0o644); err != nil {
 		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
 	}
 	if err := os.Remove(probe); err != nil {

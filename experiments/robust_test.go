@@ -284,10 +284,16 @@ func TestKillResume(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 9))
 	t.Logf("reference run %v; delays from seed %d", dur, seed)
-	for i := range 5 {
+	for i := range 6 {
 		out := filepath.Join(t.TempDir(), "run")
 		for kill := 0; kill < 2; kill++ {
-			delay := time.Duration(rng.Float64() * float64(dur))
+			// The first kill favours the start, where the directory is
+			// being set up; the second is uniform over a whole run.
+			u := rng.Float64()
+			if kill == 0 {
+				u *= u
+			}
+			delay := time.Duration(u * float64(dur))
 			cmd := exec.Command(bin, "-config", cfg, "-out", out, "-quiet", "-workers", []string{"1", "2"}[kill])
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
