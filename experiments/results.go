@@ -260,3 +260,29 @@ func ReadSummary(path string) (*Summary, error) {
 }
 
 func pointDir(out, label string) string { return filepath.Join(out, "points", label) }
+
+// LoadResult reads a result directory written by a run (finished or not):
+// config.json, summary.json and each point's rows from metrics.csv. A
+// notebook can pass it to the plot builders.
+func LoadResult(dir string) (*Result, error) {
+	var rf RunFile
+	if err := readRunFile(filepath.Join(dir, "config.json"), &rf); err != nil {
+		return nil, err
+	}
+	s, err := ReadSummary(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := ReadMetrics(filepath.Join(dir, "metrics.csv"))
+	if err != nil {
+		return nil, err
+	}
+	byHeads := map[int][]Row{}
+	for _, r := range rows {
+		byHeads[r.Heads] = append(byHeads[r.Heads], r)
+	}
+	for i := range s.Points {
+		s.Points[i].Rows = byHeads[s.Points[i].Heads]
+	}
+	return &Result{Experiment: rf.Experiment, Dir: dir, Config: rf.Config, Summary: *s}, nil
+}

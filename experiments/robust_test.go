@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -310,5 +311,35 @@ func TestKillResume(t *testing.T) {
 		if t.Failed() {
 			t.Fatalf("round %d differs", i)
 		}
+	}
+}
+
+// TestJSONLogAndProgress: -json-log writes one JSON object per line, and
+// the progress callback reaches all of the work.
+func TestJSONLogAndProgress(t *testing.T) {
+	cfg := writeFile(t, "c.json", tinyJSON)
+	code, stderr := runMain("-config", cfg, "-out", filepath.Join(t.TempDir(), "run"), "-json-log")
+	if code != ExitOK {
+		t.Fatalf("exit status %d; stderr:\n%s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for _, l := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil || v["msg"] == nil || v["level"] == nil {
+			t.Errorf("not a JSON log line: %q", l)
+		}
+	}
+	if len(lines) < 4 {
+		t.Errorf("only %d log lines", len(lines))
+	}
+
+	c := tinyConfig(filepath.Join(t.TempDir(), "run"))
+	var last Progress
+	calls := 0
+	if _, err := HeadSweepWith(c, Options{Progress: func(p Progress) { last = p; calls++ }}); err != nil {
+		t.Fatal(err)
+	}
+	if calls < 2*c.Steps || last.Done != last.Total || last.PointsDone != 2 || last.Points != 2 {
+		t.Errorf("%d calls, last %+v", calls, last)
 	}
 }
