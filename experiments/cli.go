@@ -57,7 +57,7 @@ func ParseArgs(name string, args []string, stderr io.Writer) (Config, CLI, error
 	out := fs.String("out", d.Out, "result `directory`")
 	fs.BoolVar(&cli.JSONLog, "json-log", false, "log JSON lines instead of text")
 	fs.BoolVar(&cli.Force, "force", false, "reuse an output directory that holds a run with a different config, deleting that run")
-	fs.BoolVar(&cli.Quiet, "quiet", false, "no progress output")
+	fs.BoolVar(&cli.Quiet, "quiet", false, "no progress bar or progress log lines; log only warnings and errors")
 	fs.BoolVar(&cli.PrintConfig, "print-config", false, "print the resolved config as JSON and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s [flags]\n\nExit status: 0 ok, 1 failure, 2 bad input, 3 some points diverged, 130 interrupted (rerun to resume).\n\nFlags:\n", name)
@@ -166,6 +166,9 @@ func Main(name string, run RunFunc, args []string, stdout, stderr io.Writer) int
 		cancel()
 	}()
 
+	if cli.Quiet {
+		log.SetLevel(logrus.WarnLevel)
+	}
 	opt := Options{Context: ctx, Log: log, Force: cli.Force}
 	var bar *progressBar
 	if !cli.Quiet {

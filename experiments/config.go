@@ -38,7 +38,7 @@ type Config struct {
 	// Heads are the head counts H of the sweep, one sweep point each, in
 	// this order. Default 1,2,4,8,16,32,64; each in [1, 4096], no repeats.
 	Heads []int `json:"heads"`
-	// Steps is the number K of GD steps per point. Default 1000; in
+	// Steps is the number K of GD steps per point. Default 2000; in
 	// [1, 100000000].
 	Steps int `json:"steps"`
 	// LogEvery is the interval in steps between metric rows; the last step
@@ -80,7 +80,7 @@ type ModelConfig struct {
 
 // Defaults of Config that are not in the packages it draws on.
 const (
-	DefaultSteps           = 1000
+	DefaultSteps           = 2000
 	DefaultCheckpointEvery = 50
 	DefaultCertEps         = 0.05
 	DefaultTestSamples     = 512

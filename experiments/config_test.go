@@ -56,7 +56,7 @@ func TestValidateRanges(t *testing.T) {
 		{"heads zero", func(c *Config) { c.Heads = []int{1, 0} }, []string{"heads = 1,0", "[1, 4096]"}},
 		{"heads repeat", func(c *Config) { c.Heads = []int{2, 2} }, []string{"heads = 2,2", "2 repeats"}},
 		{"eta", func(c *Config) { c.Eta = -1 }, []string{"eta = -1", "> 0"}},
-		{"log_every", func(c *Config) { c.LogEvery = 10_000 }, []string{"log_every = 10000", "[0, steps = 1000]"}},
+		{"log_every", func(c *Config) { c.LogEvery = 10_000 }, []string{"log_every = 10000", "[0, steps = 2000]"}},
 		{"cert_eps", func(c *Config) { c.CertEps = 2 }, []string{"cert_eps = 2", "(0, 1)"}},
 		{"zeta", func(c *Config) { c.Data.Zeta = 1.5 }, []string{"data.zeta = 1.5", "(0, 1]"}},
 		{"query", func(c *Config) { c.Model.Query = "last" }, []string{`model.query = "last"`, "first-token"}},
