@@ -1,6 +1,7 @@
 // Package nb is the one import of the project's notebooks: a small facade
-// over datasets, layers, graph and theory, plus plot builders that return
-// gonum/plot plots and PNG bytes for a notebook to display inline.
+// over datasets, layers, graph, theory and experiments, plus plot builders
+// and text tables that return gonum/plot plots, PNG bytes and strings for
+// a notebook to display inline.
 //
 // It exists because of how gophernotes imports code. Every import cell
 // compiles a Go plugin holding the imported packages and everything they
