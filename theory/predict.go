@@ -11,10 +11,13 @@ type Prediction struct {
 	Distance  float64 // D = ||theta* - theta_0||
 	Eta       float64 // the GD step size
 	Lipschitz float64 // G, the bound on ||grad Phi|| over the ball of radius 2D
-	// WeakConvexity is kappa over the ball of radius 2D; the bounds hold
-	// when kappa (2D)^2 <= 1 (Valid).
+	// WeakConvexity is kappa over the ball of radius 2D.
 	WeakConvexity float64
-	Valid         bool
+	// Valid reports the conditions the bounds rest on: kappa (2D)^2 <= 1
+	// (enough heads) and eta L <= 1 with L the smoothness over the same
+	// ball (a step size the descent lemma allows; the theory step size
+	// always satisfies it, a hand-picked one may not).
+	Valid bool
 }
 
 // NewPrediction evaluates the constants of the bounds for a certificate and
@@ -23,7 +26,7 @@ func NewPrediction(cert Certificate, eta float64, k Constants) Prediction {
 	return Prediction{
 		FStar: cert.Loss, Distance: cert.Distance, Eta: eta,
 		Lipschitz: k.Lipschitz, WeakConvexity: k.WeakConvexity,
-		Valid: k.WeakConvexity*4*cert.Distance*cert.Distance <= 1,
+		Valid: k.WeakConvexity*4*cert.Distance*cert.Distance <= 1 && eta*k.Smoothness <= 1,
 	}
 }
 
