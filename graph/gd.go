@@ -85,16 +85,17 @@ func diverged(step int, ev Eval, maxLoss float64) error {
 // state at theta_0 .. theta_K to rec (which may be nil), and returns the
 // final state. Divergence stops the run with a *DivergedError at the step
 // where it was detected, leaving the parameters at that step.
-func (gd GD) Run(m *Model, rec Recorder) (Progress, error) {
-	if err := gd.Validate(); err != nil {
-		return Progress{}, err
-	}
-	return gd.RunFrom(m, 0, rec)
-}
+func (gd GD) Run(m *Model, rec Recorder) (Progress, error) { return gd.RunFrom(m, 0, rec) }
 
 // RunFrom is Run for a model already at step first (for resuming): it takes
 // steps first .. K-1 and reports the states first .. K.
 func (gd GD) RunFrom(m *Model, first int, rec Recorder) (Progress, error) {
+	if err := gd.Validate(); err != nil {
+		return Progress{}, err
+	}
+	if first < 0 || first > gd.Steps {
+		return Progress{}, fmt.Errorf("first step %d: must be in [0, K = %d]", first, gd.Steps)
+	}
 	maxLoss := gd.MaxLoss
 	if maxLoss == 0 {
 		maxLoss = DefaultMaxLoss

@@ -453,6 +453,14 @@ func TestBadInputNamesTheField(t *testing.T) {
 			_, err := GD{StepSize: -1, Steps: 3}.Run(newModel(t, good, p, data), nil)
 			return err
 		}, []string{"eta = -1"}},
+		{"resume eta", func() error {
+			_, err := GD{StepSize: 0, Steps: 3}.RunFrom(newModel(t, good, p, data), 1, nil)
+			return err
+		}, []string{"eta = 0"}},
+		{"resume step", func() error {
+			_, err := GD{StepSize: 1, Steps: 3}.RunFrom(newModel(t, good, p, data), 4, nil)
+			return err
+		}, []string{"first step 4", "[0, K = 3]"}},
 	}
 	for _, tc := range cases {
 		err := tc.err()
