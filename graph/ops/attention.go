@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"math"
 
 	"github.com/chewxy/hm"
 	"github.com/mhattn/mha/graph/internal/gemm"
-	"github.com/mhattn/mha/graph/internal/vexp"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -172,7 +170,7 @@ func (st *attnState) forward(x, xq, w, u []float64) {
 				ui = u[i*rowsH*d:]
 			}
 			gemm.NN(rowsH, t, d, qi, d, xti, t, ai, t, false)
-			softmaxBlock(ai, t)
+			SoftmaxRows(ai, ai, t)
 			gemm.NN(rowsH, t, d, ui, d, xti, t, ci, t, false) // <u_{r,h}, x_s>
 			var sum float64
 			for r := 0; r < rowsH; r++ {
@@ -187,36 +185,6 @@ func (st *attnState) forward(x, xq, w, u []float64) {
 				sum += m
 			}
 			raw[i] = sum
-		}
-	}
-}
-
-// softmaxBlock replaces every width-long row of a by its softmax, each row
-// shifted by its own maximum, with the exponentials of the whole block taken
-// in one vectorized pass.
-func softmaxBlock(a []float64, width int) {
-	for r := 0; r < len(a); r += width {
-		row := a[r : r+width]
-		peak := math.Inf(-1)
-		for _, v := range row {
-			if v > peak {
-				peak = v
-			}
-		}
-		for s := range row {
-			row[s] -= peak
-		}
-	}
-	vexp.Exp(a, a)
-	for r := 0; r < len(a); r += width {
-		row := a[r : r+width]
-		var sum float64
-		for _, v := range row {
-			sum += v
-		}
-		inv := 1 / sum
-		for s := range row {
-			row[s] *= inv
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/chewxy/hm"
+	"github.com/mhattn/mha/graph/internal/vexp"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -21,25 +22,35 @@ func RowSoftmax(x *G.Node) (*G.Node, error) {
 }
 
 // SoftmaxRows computes RowSoftmax on plain slices: dst[r*width:(r+1)*width]
-// is the softmax of src's row r. dst and src may be the same slice.
+// is the softmax of src's row r, shifted by that row's own maximum, with the
+// exponentials of all rows taken in one vectorized pass. dst and src may be
+// the same slice.
 func SoftmaxRows(dst, src []float64, width int) {
-	for r := 0; r+width <= len(src); r += width {
-		in, out := src[r:r+width], dst[r:r+width]
+	if len(dst) > 0 && &dst[0] != &src[0] {
+		copy(dst, src)
+	}
+	for r := 0; r+width <= len(dst); r += width {
+		row := dst[r : r+width]
 		peak := math.Inf(-1)
-		for _, v := range in {
+		for _, v := range row {
 			if v > peak {
 				peak = v
 			}
 		}
+		for s := range row {
+			row[s] -= peak
+		}
+	}
+	vexp.Exp(dst, dst)
+	for r := 0; r+width <= len(dst); r += width {
+		row := dst[r : r+width]
 		var sum float64
-		for i, v := range in {
-			e := math.Exp(v - peak)
-			out[i] = e
-			sum += e
+		for _, v := range row {
+			sum += v
 		}
 		inv := 1 / sum
-		for i := range out {
-			out[i] *= inv
+		for s := range row {
+			row[s] *= inv
 		}
 	}
 }
