@@ -6,12 +6,19 @@
 //
 // # Sweeps and points
 //
-// A sweep is an ordered list of Points; each point is one GD run (one
-// initialization, one dataset, one step size) with its own per-point
-// Config. HeadSweep has one point per head count H, labelled "H<h>". Points
-// run in parallel on Config.Workers goroutines, most expensive first, and
-// every point writes only its own files, so results never depend on the
-// number of workers or on the order in which points finish: metrics.csv and
+// A sweep is an ordered list of Points, each with its own per-point
+// Config, and a PointFunc that computes one point and returns its metric
+// rows and its summary record (Sweep, Outcome). The runner (Run) owns the
+// rest: the output directory, parallelism, per-point files written
+// atomically, skipping finished points and resuming checkpointed ones,
+// assembly in point order, progress, logging and exit statuses. HeadSweep's
+// points are GD runs (GDPoint, RunSweep), one per head count H, labelled
+// "H<h>". The other experiments (Margin, Convexity, Generalization,
+// StepSize) supply their own PointFunc and columns; their labels name
+// every swept value, e.g. "H4-zeta0.25-random-seed2". Points run in
+// parallel on Config.Workers goroutines, most expensive first, and every
+// point writes only its own files, so results never depend on the number
+// of workers or on the order in which points finish: metrics.csv and
 // summary.json are assembled from the per-point files in point order.
 //
 // # Seeds
@@ -35,6 +42,11 @@
 //	plots/*.png            loss_vs_step, test_vs_heads, distance_vs_heads, relevant_attention
 //	points/H<h>/           the point's own metrics.csv and result.json (written last:
 //	                       the point is finished), or checkpoint.json while it runs
+//
+// That is the head sweep's layout; the other experiments write the same
+// config.json, data/ (the base config's data), metrics.csv (their own
+// columns, starting with the point's label), summary.json ({"experiment",
+// "status", "points": [their records]}), points/<label>/ and plots/.
 //
 // metrics.csv has one row per point and logged step k (every
 // Config.LogEvery steps and the last step), in point order; floats are

@@ -230,40 +230,6 @@ func flatten(js []byte) map[string]string {
 	return m
 }
 
-// assemble writes metrics.csv and summary.json from the per-point files,
-// in point order. A nil result is a point that did not start this run: it
-// is "interrupted" if an earlier run checkpointed it, else "pending".
-func assemble(experiment, out string, points []Point, results []*PointResult) (Summary, error) {
-	s := Summary{Experiment: experiment, Status: StatusOK}
-	var lines []string
-	for i, pt := range points {
-		r := results[i]
-		if r == nil {
-			r = &PointResult{Index: pt.Index, Label: pt.Label, Heads: pt.Config.Heads[0], Status: StatusPending}
-			var cp checkpoint
-			if err := readJSON(filepath.Join(pointDir(out, pt.Label), "checkpoint.json"), &cp); err == nil {
-				r.Status, r.Step, r.Rows = StatusInterrupted, cp.Step, parseLines(cp.Rows)
-			}
-		}
-		switch r.Status {
-		case StatusInterrupted, StatusPending:
-			s.Status = StatusInterrupted
-		case StatusDiverged:
-			if s.Status == StatusOK {
-				s.Status = StatusDiverged
-			}
-		}
-		s.Points = append(s.Points, *r)
-		for _, row := range r.Rows {
-			lines = append(lines, row.csv())
-		}
-	}
-	if err := writeMetrics(filepath.Join(out, "metrics.csv"), lines); err != nil {
-		return s, err
-	}
-	return s, writeJSON(filepath.Join(out, "summary.json"), s)
-}
-
 // PlotFunc draws a sweep's plots: file name (without .png) to a function
 // that renders it as PNG.
 type PlotFunc func(res *Result) ([]NamedPlot, error)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -220,20 +219,6 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
-}
-
-func writeMetrics(path string, lines []string) error {
-	return atomicfile.Write(path, func(w io.Writer) error {
-		if _, err := io.WriteString(w, MetricsHeader+"\n"); err != nil {
-			return err
-		}
-		for _, l := range lines {
-			if _, err := io.WriteString(w, l+"\n"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 func exists(path string) bool {

@@ -19,16 +19,19 @@ import (
 	"github.com/mhattn/mha/theory"
 )
 
-// Point is one run of a sweep: GD from one initialization on one dataset.
-// A sweep is an ordered list of points; results are assembled in that
-// order whatever order the points finish in.
+// Point is one unit of work of a sweep: for HeadSweep, GD from one
+// initialization on one dataset; for the other experiments whatever their
+// PointFunc computes for the point's config. A sweep is an ordered list of
+// points; results are assembled in that order whatever order the points
+// finish in.
 type Point struct {
 	Index int    // position in the sweep
 	Label string // names points/<label>/ and params/<label>/, e.g. "H4"
 	// Cost is the relative compute cost, used only to start the most
 	// expensive points first.
 	Cost float64
-	// Config is the point's own config: Heads holds exactly one head count.
+	// Config is the point's own config: Heads holds exactly one head count
+	// (the point's H), seeds and other swept values are set in it.
 	Config Config
 }
 
@@ -76,131 +79,39 @@ type Result struct {
 	Experiment string
 	Dir        string
 	Config     Config // resolved
+	// Summary holds the run's status and, for GD points (HeadSweep), each
+	// point's PointResult with its rows; Points is empty for the other
+	// experiments, whose records are in Records.
 	Summary
+	// Records are every point's status, result.json and metric rows, in
+	// point order.
+	Records []Record
 }
 
 // Diverged counts the points with status "diverged".
 func (r *Result) Diverged() int {
 	n := 0
-	for _, p := range r.Points {
+	for _, p := range r.Records {
 		if p.Status == StatusDiverged {
 			n++
+		}
+	}
+	if len(r.Records) == 0 {
+		for _, p := range r.Points {
+			if p.Status == StatusDiverged {
+				n++
+			}
 		}
 	}
 	return n
 }
 
-// RunSweep runs every point of a sweep in cfg.Out (see the package
-// documentation for the layout) on cfg.Workers goroutines, skipping points
-// a previous run finished and resuming those it checkpointed, then
-// assembles metrics.csv, summary.json and the plots that plots draws.
-// Errors the user can fix (bad config, refused or unwritable directory)
-// are *InputError; a cancelled context gives ErrInterrupted together with
-// the partial Result.
+// RunSweep runs a sweep of GD points (GDPoint) with the metric columns of
+// MetricsHeader, as HeadSweep does, and fills Result.Points from their
+// records. See Run for the rest.
 func RunSweep(experiment string, cfg Config, points []Point, plots PlotFunc, opt Options) (*Result, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, &InputError{Err: err}
-	}
-	cfg = cfg.Resolve()
-	ctx := opt.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	log := opt.Log
-	if log == nil {
-		log = logrus.New()
-		log.SetOutput(discard{})
-	}
-	if err := prepareOut(experiment, cfg, opt.Force, log); err != nil {
-		return nil, err
-	}
-	e := &env{cfg: cfg, log: log, progress: opt.Progress, data: map[string]*dataPair{}, start: time.Now()}
-	train, test, err := e.dataFor(cfg.Data)
-	if err != nil {
-		return nil, err
-	}
-	if err := datasets.Save(filepath.Join(cfg.Out, "data"), train, test, &cfg.Data); err != nil {
-		return nil, err
-	}
-
-	results := make([]*PointResult, len(points))
-	var todo []int
-	for i, pt := range points {
-		if r, err := readPointResult(cfg.Out, pt.Label); err == nil {
-			// A kill between result.json and the checkpoint's removal
-			// leaves a stale checkpoint.
-			os.Remove(filepath.Join(pointDir(cfg.Out, pt.Label), "checkpoint.json"))
-			results[i] = r
-			continue
-		}
-		todo = append(todo, i)
-		e.prog.Total += pt.Cost * float64(pt.Config.Steps)
-	}
-	e.prog.Points = len(todo)
-	// Largest first, so that the longest point does not start last.
-	slices.SortStableFunc(todo, func(a, b int) int {
-		switch {
-		case points[a].Cost > points[b].Cost:
-			return -1
-		case points[a].Cost < points[b].Cost:
-			return 1
-		}
-		return 0
-	})
-	if len(todo) < len(points) {
-		log.WithField("finished", len(points)-len(todo)).Info("resuming: finished points are kept")
-	}
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	queue := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	for range min(cfg.Workers, max(len(todo), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range queue {
-				r, err := e.runPoint(runCtx, points[i])
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("point %s: %w", points[i].Label, err)
-					cancel()
-				}
-				results[i] = r
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for _, i := range todo {
-		select {
-		case queue <- i:
-		case <-runCtx.Done():
-			break feed
-		}
-	}
-	close(queue)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-
-	res := &Result{Experiment: experiment, Dir: cfg.Out, Config: cfg}
-	res.Summary, err = assemble(experiment, cfg.Out, points, results)
-	if err != nil {
-		return nil, err
-	}
-	if plots != nil {
-		if err := writePlots(cfg.Out, res, plots); err != nil {
-			return nil, err
-		}
-	}
-	if ctx.Err() != nil {
-		return res, ErrInterrupted
-	}
-	return res, nil
+	return Run(cfg, Sweep{Experiment: experiment, Header: MetricsHeader, Points: points, Run: GDPoint,
+		Unfinished: gdUnfinished, Plots: plots}, opt)
 }
 
 type discard struct{}
@@ -239,7 +150,7 @@ func (e *env) dataFor(c datasets.MixtureConfig) (train, test *datasets.Dataset, 
 	return d.train, d.test, d.err
 }
 
-// step reports one GD step of a point to the progress callback.
+// step reports one step of a point to the progress callback.
 func (e *env) step(pt Point, k int, done bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -272,46 +183,54 @@ type checkpoint struct {
 	WallSeconds float64   `json:"wall_seconds"`
 }
 
-func readPointResult(out, label string) (*PointResult, error) {
-	dir := pointDir(out, label)
-	var r PointResult
-	if err := readJSON(filepath.Join(dir, "result.json"), &r); err != nil {
-		return nil, err
-	}
-	rows, err := ReadMetrics(filepath.Join(dir, "metrics.csv"))
+// GDPoint is the PointFunc of a GD point (HeadSweep's): it trains the
+// model with Config.Heads[0] heads for Config.Steps steps to the end, to
+// divergence, or until ctx is cancelled (then it writes a checkpoint and
+// returns status interrupted). Its rows have the columns of MetricsHeader
+// and its record is a *PointResult.
+func GDPoint(ctx context.Context, w *Work) (Outcome, error) {
+	res, lines, err := trainPoint(ctx, w)
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
-	r.Rows = rows
-	return &r, nil
+	return Outcome{Status: res.Status, Rows: lines, Record: res}, nil
 }
 
-// runPoint trains one point to the end, to divergence, or until ctx is
-// cancelled (then it writes a checkpoint and returns status interrupted).
-func (e *env) runPoint(ctx context.Context, pt Point) (*PointResult, error) {
+// gdUnfinished is the record of a GD point that did not finish: status
+// "interrupted" with its rows so far if an earlier run checkpointed it,
+// else "pending".
+func gdUnfinished(out string, pt Point) Outcome {
+	r := &PointResult{Index: pt.Index, Label: pt.Label, Heads: pt.Config.Heads[0], Status: StatusPending}
+	var cp checkpoint
+	var lines []string
+	if err := readJSON(filepath.Join(pointDir(out, pt.Label), "checkpoint.json"), &cp); err == nil {
+		r.Status, r.Step, lines = StatusInterrupted, cp.Step, cp.Rows
+	}
+	return Outcome{Status: r.Status, Rows: lines, Record: r}
+}
+
+func trainPoint(ctx context.Context, w *Work) (*PointResult, []string, error) {
 	start := time.Now()
-	c := pt.Config.Resolve()
+	pt, c := w.Point, w.Config
 	heads := c.Heads[0]
 	lc := c.Layer(heads)
-	out := e.cfg.Out
-	dir := pointDir(out, pt.Label)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	train, test, err := e.dataFor(c.Data)
+	out := w.Out
+	dir := w.Dir
+	e := w.e
+	train, test, err := w.Data(c.Data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p0, err := layers.NewParams(lc, c.Init)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := graph.SaveParams(filepath.Join(out, "params", pt.Label, "init"), p0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res := &PointResult{Index: pt.Index, Label: pt.Label, Heads: heads}
 	if err := pointTheory(res, c, lc, p0, train); err != nil {
-		return nil, fmt.Errorf("theory: %w", err)
+		return nil, nil, fmt.Errorf("theory: %w", err)
 	}
 
 	// Resume from the checkpoint if there is one.
@@ -322,24 +241,24 @@ func (e *env) runPoint(ctx context.Context, pt Point) (*PointResult, error) {
 	if err := readJSON(cpPath, &cp); err == nil {
 		p := layers.NewZeroParams(lc)
 		if cp.Heads != heads || len(cp.U) != len(p.U) || len(cp.W) != len(p.W) || cp.Step < 0 || cp.Step > c.Steps {
-			return nil, fmt.Errorf("%s does not fit this point (heads %d, step %d)", cpPath, cp.Heads, cp.Step)
+			return nil, nil, fmt.Errorf("%s does not fit this point (heads %d, step %d)", cpPath, cp.Heads, cp.Step)
 		}
 		copy(p.U, cp.U)
 		copy(p.W, cp.W)
 		first, params, lines, var0 = cp.Step, p, cp.Rows, cp.WallSeconds
 		e.log.WithFields(logrus.Fields{"point": pt.Label, "step": first}).Info("resuming from checkpoint")
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return nil, nil, err
 	}
 	e.log.WithFields(logrus.Fields{"point": pt.Label, "eta": formatFloat(float64(res.Eta)), "eta_rule": res.EtaRule}).Info("training")
 
 	m, err := graph.NewModel(lc, params, train)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	testEval, err := graph.NewEvaluator(lc, test)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	theta0 := p0.Trainable(lc, nil)
 	wall := func() float64 { return var0 + time.Since(start).Seconds() }
@@ -348,7 +267,7 @@ func (e *env) runPoint(ctx context.Context, pt Point) (*PointResult, error) {
 	}
 	gd := graph.GD{StepSize: float64(res.Eta), Steps: c.Steps, MaxLoss: c.MaxLoss}
 	if err := gd.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var last Row
 	haveLast := false
@@ -377,7 +296,7 @@ func (e *env) runPoint(ctx context.Context, pt Point) (*PointResult, error) {
 			haveLast = true
 			lines = append(lines, last.csv())
 		}
-		e.step(pt, k, false)
+		w.Step(k)
 		return nil
 	})
 	final, err := gd.RunFrom(m, first, rec)
@@ -388,14 +307,14 @@ func (e *env) runPoint(ctx context.Context, pt Point) (*PointResult, error) {
 		res.WallSeconds = Number(wall())
 		res.Rows = parseLines(lines)
 		e.log.WithFields(logrus.Fields{"point": pt.Label, "step": final.Step}).Warn("interrupted: checkpoint written")
-		return res, nil
+		return res, lines, nil
 	case errors.As(err, &div):
 		res.Status, res.Step = StatusDiverged, div.Step
 		s := div.Step
 		res.DivergedStep, res.Divergence = &s, div.Error()
 		e.log.WithFields(logrus.Fields{"point": pt.Label, "step": div.Step}).Warn(div.Error())
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	default:
 		res.Status, res.Step = StatusOK, final.Step
 	}
@@ -413,25 +332,14 @@ func (e *env) runPoint(ctx context.Context, pt Point) (*PointResult, error) {
 	}
 	if fp := m.Params(); fp.Check(lc) == nil {
 		if err := graph.SaveParams(filepath.Join(out, "params", pt.Label, "final"), fp); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if err := writeMetrics(filepath.Join(dir, "metrics.csv"), lines); err != nil {
-		return nil, err
-	}
 	res.WallSeconds = Number(wall())
-	// result.json is the commit point: a point with it is finished.
-	if err := writeJSON(filepath.Join(dir, "result.json"), res); err != nil {
-		return nil, err
-	}
-	if err := os.Remove(cpPath); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
 	res.Rows = parseLines(lines)
-	e.step(pt, 0, true)
 	e.log.WithFields(logrus.Fields{"point": pt.Label, "status": res.Status, "train_loss": formatFloat(float64(res.TrainLoss)),
-		"test_err": formatFloat(float64(res.TestErr)), "seconds": fmt.Sprintf("%.1f", float64(res.WallSeconds))}).Info("point done")
-	return res, nil
+		"test_err": formatFloat(float64(res.TestErr))}).Info("trained")
+	return res, lines, nil
 }
 
 func parseLines(lines []string) []Row {
