@@ -66,13 +66,16 @@ func ProgramVersion() Program {
 
 // resultEntries are the names a run writes in its directory; -force
 // removes exactly these.
-var resultEntries = []string{"config.json", "metrics.csv", "summary.json", "data", "params", "plots", "points"}
+var resultEntries = []string{"config.json", "metrics.csv", "summary.json", "data", "params", "plots", "points", "slurm"}
 
 // prepareOut makes sure cfg.Out can take this run, before any result file
 // is written: it creates the directory, checks it is writable, refuses a
 // directory that holds a different run (unless force) or files that are
-// not a run, and writes config.json.
-func prepareOut(experiment string, cfg Config, force bool, log *logrus.Logger) error {
+// not a run, and writes config.json. Shards of one run call it
+// concurrently: each writes the same config.json (atomically), and a
+// sharded run removes no temporary files here, as they may be another
+// shard's.
+func prepareOut(experiment string, cfg Config, force, sharded bool, log *logrus.Logger) error {
 	out := cfg.Out
 	if err := checkWritable(out); err != nil {
 		return &InputError{Err: err}
@@ -103,7 +106,11 @@ func prepareOut(experiment string, cfg Config, force bool, log *logrus.Logger) e
 		}
 		// A run killed before it wrote config.json leaves at most the
 		// probe and temporary files, which do not make the directory foreign.
-		entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == probeName || isTemp(e.Name()) })
+		entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), probeName) || isTemp(e.Name()) })
+		if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == "config.json" }) {
+			// Another shard wrote it since: check it.
+			return prepareOut(experiment, cfg, force, sharded, log)
+		}
 		if len(entries) > 0 && !force {
 			return &InputError{Err: fmt.Errorf("output directory %s is not empty and holds no config.json, so it is not a run directory; use another -out, or -force to write into it", out)}
 		}
@@ -115,8 +122,10 @@ func prepareOut(experiment string, cfg Config, force bool, log *logrus.Logger) e
 			return err
 		}
 	}
-	if err := removeStaleTemps(out); err != nil {
-		return err
+	if !sharded {
+		if err := removeStaleTemps(out); err != nil {
+			return err
+		}
 	}
 	return writeJSON(path, RunFile{Experiment: experiment, Program: ProgramVersion(), Config: cfg})
 }
@@ -146,7 +155,8 @@ func checkWritable(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cannot create output directory %s: %w", dir, err)
 	}
-	probe := filepath.Join(dir, probeName)
+	// One probe per process: shards probe the same directory at once.
+	probe := filepath.Join(dir, fmt.Sprintf("%s-%d", probeName, os.Getpid()))
 	if err := os.WriteFile(probe, []byte("probe\n"), 0o644); err != nil {
 		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
 	}

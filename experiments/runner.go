@@ -46,8 +46,17 @@ type Options struct {
 	// (from the worker goroutines, serialized).
 	Progress func(Progress)
 	// Force lets the run reuse an output directory that holds a run with a
-	// different config, deleting that run's files first.
+	// different config, deleting that run's files first. Not with Shard.
 	Force bool
+	// Shard, if Count > 0, runs only the shard's points (point i when
+	// i mod Count = Index) and writes only their files: no metrics.csv,
+	// summary.json or plots, which Merge writes once every shard is done.
+	Shard Shard
+	// Merge runs no point: it checks that every point finished (else an
+	// *InputError wrapping *IncompleteError names those that did not)
+	// and writes metrics.csv, summary.json and the plots, byte-identical to
+	// those of one unsharded run.
+	Merge bool
 }
 
 // Progress is the state of a running sweep.

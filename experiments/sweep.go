@@ -151,7 +151,14 @@ func Run(cfg Config, s Sweep, opt Options) (*Result, error) {
 		log = logrus.New()
 		log.SetOutput(discard{})
 	}
-	if err := prepareOut(s.Experiment, cfg, opt.Force, log); err != nil {
+	if opt.Merge {
+		return merge(cfg, s, log)
+	}
+	sharded := opt.Shard.Count > 0
+	if sharded && opt.Force {
+		return nil, &InputError{Err: fmt.Errorf("-force with -shard %s: a shard would delete the other shards' files; clear %s with a run without -shard, or use another -out", opt.Shard, cfg.Out)}
+	}
+	if err := prepareOut(s.Experiment, cfg, opt.Force, sharded, log); err != nil {
 		return nil, err
 	}
 	e := &env{cfg: cfg, log: log, progress: opt.Progress, data: map[string]*dataPair{}, start: time.Now()}
@@ -167,6 +174,12 @@ func Run(cfg Config, s Sweep, opt Options) (*Result, error) {
 	records := make([]*Record, len(points))
 	var todo []int
 	for i, pt := range points {
+		if !opt.Shard.Has(i) {
+			continue
+		}
+		if sharded {
+			removePointTemps(cfg.Out, pt.Label)
+		}
 		if r, err := readRecord(cfg.Out, s.Header, pt); err == nil {
 			// A kill between result.json and the checkpoint's removal
 			// leaves a stale checkpoint.
@@ -228,8 +241,27 @@ feed:
 		return nil, firstErr
 	}
 
+	var res *Result
+	if sharded {
+		res, err = shardResult(cfg, s, records, opt.Shard)
+	} else {
+		res, err = finish(cfg, s, records, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return res, ErrInterrupted
+	}
+	return res, nil
+}
+
+// finish makes the Result of a run from the points' records (nil: not
+// finished) and, if write, writes metrics.csv, summary.json and the plots.
+func finish(cfg Config, s Sweep, records []*Record, write bool) (*Result, error) {
 	res := &Result{Experiment: s.Experiment, Dir: cfg.Out, Config: cfg}
-	res.Records, res.Status, err = assemble(s, cfg.Out, records)
+	var err error
+	res.Records, res.Status, err = assemble(s, cfg.Out, records, write)
 	if err != nil {
 		return nil, err
 	}
@@ -239,13 +271,10 @@ feed:
 			return nil, err
 		}
 	}
-	if s.Plots != nil {
+	if write && s.Plots != nil {
 		if err := writePlots(cfg.Out, res, s.Plots); err != nil {
 			return nil, err
 		}
-	}
-	if ctx.Err() != nil {
-		return res, ErrInterrupted
 	}
 	return res, nil
 }
@@ -328,8 +357,9 @@ func readRecord(out, header string, pt Point) (*Record, error) {
 
 // assemble writes metrics.csv and summary.json from the points' records,
 // in point order, and returns the records and the run's status. A nil
-// record is a point that did not finish this run.
-func assemble(s Sweep, out string, records []*Record) ([]Record, string, error) {
+// record is a point that did not finish this run. Unless write, it only
+// returns them.
+func assemble(s Sweep, out string, records []*Record, write bool) ([]Record, string, error) {
 	status := StatusOK
 	all := make([]Record, len(s.Points))
 	var lines []string
@@ -356,6 +386,9 @@ func assemble(s Sweep, out string, records []*Record) ([]Record, string, error) 
 		}
 		all[i], raws[i] = *r, r.JSON
 		lines = append(lines, r.Rows...)
+	}
+	if !write {
+		return all, status, nil
 	}
 	if err := writeLines(filepath.Join(out, "metrics.csv"), s.Header, lines); err != nil {
 		return nil, "", err
