@@ -63,8 +63,61 @@ type Config struct {
 	// selects the number of CPUs; in [0, 1024]. It does not change any
 	// result.
 	Workers int `json:"workers"`
-	// Out is the result directory. Default "results/headsweep"; not empty.
+	// Out is the result directory. Default "results/headsweep" ("results/<experiment>"
+	// for the others); not empty.
 	Out string `json:"out"`
+
+	// The settings below belong to the experiments other than headsweep and
+	// are left out of its config (zero, omitted from JSON).
+
+	// Seeds is the number of seeds of the experiments that repeat over
+	// seeds (margin, generalization): repetition i = 0..Seeds-1 uses data
+	// seed data.seed+i and init seed init.seed+i. 0 means 1.
+	Seeds int `json:"seeds,omitzero"`
+	// Margin: the NTK margin experiment.
+	Margin MarginSettings `json:"margin,omitzero"`
+	// Convexity: the weak-convexity experiment.
+	Convexity ConvexitySettings `json:"convexity,omitzero"`
+	// Sizes are the training-set sizes n of the generalization experiment
+	// (nested: the first n sequences of one draw), each in [1, 1000000].
+	Sizes []int `json:"sizes,omitzero"`
+	// StepSearch: the step-size experiment.
+	StepSearch StepSearchSettings `json:"step_search,omitzero"`
+}
+
+// MarginSettings are the NTK margin experiment's sweeps beside Heads.
+type MarginSettings struct {
+	// Inits are the initialization schemes: "random", "zero-W" and
+	// "first-step" (zero-W, then one GD step of size first_step_eta).
+	Inits []string `json:"inits"`
+	// FirstStepEta is the step size of the "first-step" initialization (> 0).
+	FirstStepEta float64 `json:"first_step_eta"`
+	// Zetas are the fractions of relevant tokens of the zeta sweep, run at
+	// ZetaHeads heads (in [1, 4096]); empty: no zeta sweep.
+	Zetas     []float64 `json:"zetas"`
+	ZetaHeads int       `json:"zeta_heads"`
+}
+
+// ConvexitySettings say where and how the curvature is measured along the
+// GD path.
+type ConvexitySettings struct {
+	// Samples is the number of steps at which the curvature is measured,
+	// spread log-uniformly over 0..K (0 and K included); in [2, 1000].
+	Samples int `json:"samples"`
+	// Lanczos is the number of Lanczos iterations per measurement
+	// (each two gradient evaluations); in [2, 1000].
+	Lanczos int `json:"lanczos"`
+}
+
+// StepSearchSettings control the bisection of the step-size experiment.
+type StepSearchSettings struct {
+	// Tolerance: the bisection stops when the largest monotone step and the
+	// smallest non-monotone one differ by a factor below 1 + Tolerance;
+	// in (0, 1].
+	Tolerance float64 `json:"tolerance"`
+	// MaxFactor bounds the search: steps up to MaxFactor times the theory
+	// step size are tried (> 1).
+	MaxFactor float64 `json:"max_factor"`
 }
 
 // ModelConfig is the architecture (layers.Config) without heads, tokens
@@ -219,6 +272,7 @@ func (c Config) Validate() error {
 	if c.Out == "" {
 		bad("out", c.Out, "a directory path")
 	}
+	errs = append(errs, c.validateSettings()...)
 	return errors.Join(errs...)
 }
 
@@ -233,6 +287,7 @@ func unjoin(err error) []error {
 // it selects. It does not validate.
 func (c Config) Resolve() Config {
 	c.Heads = slices.Clone(c.Heads)
+	c.Sizes, c.Margin.Inits, c.Margin.Zetas = slices.Clone(c.Sizes), slices.Clone(c.Margin.Inits), slices.Clone(c.Margin.Zetas)
 	if c.LogEvery == 0 {
 		c.LogEvery = max(1, c.Steps/defaultRows)
 	}
@@ -273,6 +328,7 @@ func ReadConfig(r io.Reader, base Config) (Config, error) {
 		return base, err
 	}
 	c := base
+	c.Sizes, c.Margin.Inits, c.Margin.Zetas = slices.Clone(c.Sizes), slices.Clone(c.Margin.Inits), slices.Clone(c.Margin.Zetas)
 	c.Heads = nil // a list in the file replaces the default list
 	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.DisallowUnknownFields()
@@ -289,13 +345,17 @@ func ReadConfig(r io.Reader, base Config) (Config, error) {
 }
 
 // LoadConfig reads a config file over DefaultConfig.
-func LoadConfig(path string) (Config, error) {
+func LoadConfig(path string) (Config, error) { return LoadConfigOver(path, DefaultConfig()) }
+
+// LoadConfigOver reads a config file over base (an experiment's defaults,
+// DefaultConfigFor).
+func LoadConfigOver(path string, base Config) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Config{}, err
 	}
 	defer f.Close()
-	c, err := ReadConfig(f, DefaultConfig())
+	c, err := ReadConfig(f, base)
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -210,3 +211,30 @@ func copyExecutable(path string) error {
 
 // shellQuote quotes s for bash.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// slurmMain is Main for -slurm: it writes the scripts and, with -submit,
+// submits them.
+func slurmMain(name string, cfg Config, cli CLI, log *logrus.Logger, stdout, stderr io.Writer) int {
+	f, err := WriteSlurm(name, cfg, cli.Slurm, cli.Force, log)
+	var in *InputError
+	switch {
+	case errors.As(err, &in):
+		fmt.Fprintf(stderr, "%s: %v\n", name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return ExitInput
+	case err != nil:
+		log.Error(err)
+		return ExitFailure
+	}
+	fmt.Fprintf(stdout, "wrote %s: shards.sbatch (array of %d shards), merge.sbatch, submit.sh, sweep.json, bin/%s\n", f.Dir, cli.Slurm.Shards, name)
+	if !cli.Submit {
+		fmt.Fprintf(stdout, "submit with: bash %s\n", shellQuote(f.Submit))
+		return ExitOK
+	}
+	shards, merge, err := SubmitSlurm(f, "")
+	if err != nil {
+		log.Error(err)
+		return ExitFailure
+	}
+	fmt.Fprintf(stdout, "shards %s merge %s\n", shards, merge)
+	return ExitOK
+}
