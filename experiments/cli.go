@@ -37,6 +37,10 @@ type CLI struct {
 	Force       bool
 	Quiet       bool
 	PrintConfig bool
+	Shard       Shard // -shard i/N; zero: every point
+	Merge       bool
+	Slurm       Slurm // -slurm N and -slurm-*; Shards 0: no SLURM scripts
+	Submit      bool
 }
 
 // ParseArgs reads the flags of an experiment program: -config FILE is read
@@ -59,6 +63,14 @@ func ParseArgs(name string, args []string, stderr io.Writer) (Config, CLI, error
 	fs.BoolVar(&cli.Force, "force", false, "reuse an output directory that holds a run with a different config, deleting that run")
 	fs.BoolVar(&cli.Quiet, "quiet", false, "no progress bar or progress log lines; log only warnings and errors")
 	fs.BoolVar(&cli.PrintConfig, "print-config", false, "print the resolved config as JSON and exit")
+	shard := fs.String("shard", "", "run only shard `i/N` of the points (point k when k mod N = i) into -out; -merge assembles the shards")
+	fs.BoolVar(&cli.Merge, "merge", false, "run no point: check that every point in -out finished and write metrics.csv, summary.json and plots")
+	fs.IntVar(&cli.Slurm.Shards, "slurm", 0, "write SLURM scripts for a job array of `N` shards and a merge to <out>/slurm, and exit")
+	fs.IntVar(&cli.Slurm.CPUs, "slurm-cpus", 1, "with -slurm: CPUs per shard (--cpus-per-task), also its workers")
+	fs.StringVar(&cli.Slurm.Mem, "slurm-mem", "2G", "with -slurm: memory per job (--mem); empty: the cluster's default")
+	fs.StringVar(&cli.Slurm.Time, "slurm-time", "1:00:00", "with -slurm: time limit per job (--time); empty: the partition's")
+	fs.StringVar(&cli.Slurm.Partition, "slurm-partition", "", "with -slurm: partition (--partition); empty: the default one")
+	fs.BoolVar(&cli.Submit, "submit", false, "with -slurm: submit the scripts with sbatch (bash <out>/slurm/submit.sh)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s [flags]\n\nExit status: 0 ok, 1 failure, 2 bad input, 3 some points diverged, 130 interrupted (rerun to resume).\n\nFlags:\n", name)
 		fs.PrintDefaults()
@@ -68,6 +80,22 @@ func ParseArgs(name string, args []string, stderr io.Writer) (Config, CLI, error
 	}
 	if fs.NArg() > 0 {
 		return Config{}, cli, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if *shard != "" {
+		var err error
+		if cli.Shard, err = ParseShard(*shard); err != nil {
+			return Config{}, cli, err
+		}
+	}
+	switch {
+	case cli.Merge && *shard != "":
+		return Config{}, cli, errors.New("-merge and -shard: merge once every shard is done, without -shard")
+	case cli.Slurm.Shards != 0 && (cli.Merge || *shard != ""):
+		return Config{}, cli, errors.New("-slurm writes the scripts that run -shard and -merge; give it neither")
+	case cli.Submit && cli.Slurm.Shards == 0:
+		return Config{}, cli, errors.New("-submit submits the scripts of -slurm N; give -slurm")
+	case cli.Force && (cli.Merge || *shard != ""):
+		return Config{}, cli, errors.New("-force with -shard or -merge: shards must not delete each other's files; clear the directory with -force on a run without them (or on -slurm)")
 	}
 	cfg := d
 	if cli.ConfigFile != "" {
@@ -169,7 +197,10 @@ func Main(name string, run RunFunc, args []string, stdout, stderr io.Writer) int
 	if cli.Quiet {
 		log.SetLevel(logrus.WarnLevel)
 	}
-	opt := Options{Context: ctx, Log: log, Force: cli.Force}
+	if cli.Slurm.Shards != 0 {
+		return slurmMain(name, cfg, cli, log, stdout, stderr)
+	}
+	opt := Options{Context: ctx, Log: log, Force: cli.Force, Shard: cli.Shard, Merge: cli.Merge}
 	var bar *progressBar
 	if !cli.Quiet {
 		bar = newProgressBar(stderr, isTerminal(stderr), log)
