@@ -173,6 +173,7 @@ func Run(cfg Config, s Sweep, opt Options) (*Result, error) {
 	points := s.Points
 	records := make([]*Record, len(points))
 	var todo []int
+	finished := 0
 	for i, pt := range points {
 		if !opt.Shard.Has(i) {
 			continue
@@ -185,6 +186,7 @@ func Run(cfg Config, s Sweep, opt Options) (*Result, error) {
 			// leaves a stale checkpoint.
 			os.Remove(filepath.Join(pointDir(cfg.Out, pt.Label), "checkpoint.json"))
 			records[i] = r
+			finished++
 			continue
 		}
 		todo = append(todo, i)
@@ -201,8 +203,8 @@ func Run(cfg Config, s Sweep, opt Options) (*Result, error) {
 		}
 		return 0
 	})
-	if len(todo) < len(points) {
-		log.WithField("finished", len(points)-len(todo)).Info("resuming: finished points are kept")
+	if finished > 0 {
+		log.WithField("finished", finished).Info("resuming: finished points are kept")
 	}
 
 	runCtx, cancel := context.WithCancel(ctx)
