@@ -86,11 +86,47 @@
 // from their checkpoints, and produces metrics.csv and summary.json
 // byte-identical to an uninterrupted run (wall times aside).
 //
+// # Shards, merge and SLURM
+//
+// A sweep too large for one machine runs as N shards into one shared
+// directory: -shard i/N (Options.Shard) runs only the points whose position
+// k in the sweep has k mod N = i (round robin, so each shard gets cheap and
+// dear points alike) and writes only their files, under points/, params/
+// and the shared data/ and config.json, which every shard of a run writes
+// with the same bytes, atomically. A shard never writes metrics.csv,
+// summary.json or plots/, never removes another shard's temporary files
+// (only those under its own points), and refuses -force. Once every shard
+// is done, -merge (Options.Merge) runs no point: it checks that config.json
+// is this config's and that every point has its result.json, then writes
+// metrics.csv, summary.json and plots/ byte-identical to those of one
+// unsharded run (wall times aside). If some point is not finished it exits
+// 2 naming each one and what it found (a checkpoint at step k, or nothing),
+// and writes nothing. A shard killed or interrupted is rerun with the same
+// command: it resumes like any run. Every experiment that runs through Run
+// (RunSweep, Main) can be sharded.
+//
+// -slurm N writes <out>/slurm/ for a SLURM cluster and exits: bin/<name>, a
+// copy of the running program (so go run works too, and every job runs the
+// same build); sweep.json, the resolved config as a -config file with an
+// absolute out and workers = -slurm-cpus; shards.sbatch, a job array of N
+// tasks, task i running -shard i/N with --cpus-per-task, --mem, --time and
+// --partition from -slurm-cpus, -slurm-mem, -slurm-time, -slurm-partition;
+// merge.sbatch, running -merge; submit.sh [TASKS], which submits the array
+// (or only TASKS, e.g. "1,3") and the merge with
+// --dependency=afterok:<array> --kill-on-invalid-dep=yes; and logs/. It
+// checks and prepares the directory like a run (and only it honours
+// -force). -submit also runs submit.sh. A shard task maps exit status 3
+// (diverged points, a result) to 0 so the merge still runs and reports
+// them; a task that fails or is killed makes SLURM cancel the merge, and
+// "bash <out>/slurm/submit.sh i" reruns shard i and queues a new merge.
+// The result directory must be on a file system every node sees; the
+// program name given to Main must be the experiment's name.
+//
 // # Exit statuses
 //
-//	0    every point finished
-//	1    unexpected failure (I/O error, bug): see the log
-//	2    bad config, flag or output directory; nothing written
+//	0    every point finished (a shard: its points; -slurm: scripts written or submitted)
+//	1    unexpected failure (I/O error, bug, sbatch failed): see the log
+//	2    bad config, flag or output directory, or -merge with unfinished points (named); nothing written
 //	3    some points diverged; the others finished
 //	130  interrupted by SIGINT/SIGTERM after a checkpoint; rerun to resume
 package experiments
