@@ -4,10 +4,14 @@
 # 1. installs what the notebook tests need (Debian's Jupyter and the patched
 #    gophernotes kernel; idempotent, about a minute the first time),
 # 2. vets and runs the whole Go test suite,
-# 3. executes every notebook headlessly and fails on any cell error.
+# 3. executes every notebook headlessly and fails on any cell error,
+# 4. installs SLURM and munge, starts a single-node cluster, runs a small
+#    sweep as a job array of shards plus a merge (with a killed and
+#    resubmitted shard) and compares it byte for byte with a local run.
 #
-# MHA_SKIP_NOTEBOOKS=1 skips steps 1 and 3 (for machines without apt/root);
-# the notebook runner's own test then skips with a message.
+# Steps 1, 3 and 4 need root and apt. MHA_SKIP_NOTEBOOKS=1 skips 1 and 3
+# (the notebook runner's own test then skips with a message);
+# MHA_SKIP_SLURM=1 skips 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${MHA_SKIP_NOTEBOOKS:-}" != 1 ]]; then
@@ -19,4 +23,7 @@ go vet ./...
 go test -count=1 -timeout 20m ./...
 if [[ "${MHA_SKIP_NOTEBOOKS:-}" != 1 ]]; then
 	bash scripts/test-notebooks.sh notebooks/*.ipynb
+fi
+if [[ "${MHA_SKIP_SLURM:-}" != 1 ]]; then
+	bash scripts/slurm-ci.sh
 fi
