@@ -50,7 +50,7 @@ func ParseArgs(name string, args []string, stderr io.Writer) (Config, CLI, error
 	var cli CLI
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	d := DefaultConfig()
+	d := DefaultConfigFor(name)
 	fs.StringVar(&cli.ConfigFile, "config", "", "JSON config `file` (snake_case fields; see -print-config); flags override it")
 	heads := fs.String("heads", joinInts(d.Heads), "comma-separated head counts H")
 	steps := fs.Int("steps", d.Steps, "GD steps K per point")
@@ -100,7 +100,7 @@ func ParseArgs(name string, args []string, stderr io.Writer) (Config, CLI, error
 	cfg := d
 	if cli.ConfigFile != "" {
 		var err error
-		if cfg, err = LoadConfig(cli.ConfigFile); err != nil {
+		if cfg, err = LoadConfigOver(cli.ConfigFile, d); err != nil {
 			return Config{}, cli, fmt.Errorf("config: %w", err)
 		}
 	}

@@ -39,7 +39,12 @@ func HeadSweepWith(cfg Config, opt Options) (*Result, error) {
 }
 
 // WriteTable prints the per-point summary as an aligned text table.
+// Experiments other than headsweep print their own table
+// (WriteExperimentTable).
 func WriteTable(w io.Writer, res *Result) error {
+	if res.Experiment != HeadSweepName && len(res.Points) == 0 {
+		return WriteExperimentTable(w, res)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "H\tstatus\tstep\teta\tL\tgamma\ttrain loss\tbound\ttest loss\ttest err\t||theta_K-theta_0||\trel. attn\tseconds\t")
 	g := func(x Number) string { return fmt.Sprintf("%.4g", float64(x)) }

@@ -247,27 +247,62 @@ func ReadSummary(path string) (*Summary, error) {
 func pointDir(out, label string) string { return filepath.Join(out, "points", label) }
 
 // LoadResult reads a result directory written by a run (finished or not):
-// config.json, summary.json and each point's rows from metrics.csv. A
-// notebook can pass it to the plot builders.
+// config.json, summary.json and each point's rows from metrics.csv, as
+// Records (and, for the head sweep, Points with their rows). A notebook can
+// pass it to the plot builders.
 func LoadResult(dir string) (*Result, error) {
 	var rf RunFile
 	if err := readRunFile(filepath.Join(dir, "config.json"), &rf); err != nil {
 		return nil, err
 	}
-	s, err := ReadSummary(filepath.Join(dir, "summary.json"))
+	var raw rawSummary
+	if err := readJSON(filepath.Join(dir, "summary.json"), &raw); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "metrics.csv")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := ReadMetrics(filepath.Join(dir, "metrics.csv"))
+	header, _, _ := strings.Cut(string(b), "\n")
+	lines, err := readLines(path, header)
 	if err != nil {
 		return nil, err
 	}
-	byHeads := map[int][]Row{}
-	for _, r := range rows {
-		byHeads[r.Heads] = append(byHeads[r.Heads], r)
+	res := &Result{Experiment: rf.Experiment, Dir: dir, Config: rf.Config}
+	res.Summary.Experiment, res.Status = raw.Experiment, raw.Status
+	gd := header == MetricsHeader
+	// Rows belong to the point named by their first field: the label, or
+	// for the head sweep the head count.
+	byKey := map[string][]string{}
+	for _, l := range lines {
+		k, _, _ := strings.Cut(l, ",")
+		byKey[k] = append(byKey[k], l)
 	}
-	for i := range s.Points {
-		s.Points[i].Rows = byHeads[s.Points[i].Heads]
+	for i, js := range raw.Points {
+		var head struct {
+			Index  int    `json:"index"`
+			Label  string `json:"label"`
+			Status string `json:"status"`
+			Heads  int    `json:"heads"`
+		}
+		if err := json.Unmarshal(js, &head); err != nil {
+			return nil, fmt.Errorf("summary.json point %d: %w", i, err)
+		}
+		key := head.Label
+		if gd {
+			key = strconv.Itoa(head.Heads)
+		}
+		var ind bytes.Buffer
+		if err := json.Indent(&ind, js, "", "  "); err != nil {
+			return nil, err
+		}
+		res.Records = append(res.Records, Record{Index: head.Index, Label: head.Label, Status: head.Status, JSON: ind.Bytes(), Rows: byKey[key]})
 	}
-	return &Result{Experiment: rf.Experiment, Dir: dir, Config: rf.Config, Summary: *s}, nil
+	if gd {
+		if err := res.decodeGD(); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
