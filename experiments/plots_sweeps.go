@@ -292,6 +292,10 @@ func CurvaturePathPlot(res *Result) (*plot.Plot, error) {
 			return nil, err
 		}
 	}
+	// Room below the curves for the legend.
+	if p.Y.Max > p.Y.Min {
+		p.Y.Min -= 0.9 * (p.Y.Max - p.Y.Min)
+	}
 	return p, nil
 }
 
@@ -403,22 +407,22 @@ func StepSizePlot(res *Result) (*plot.Plot, error) {
 	for _, q := range pts {
 		ratios = append(ratios, float64(q.Ratio))
 	}
-	title := "Step size: theory vs largest monotone step"
+	found := "largest monotone η (bisection)"
 	if len(ratios) > 0 {
-		title += fmt.Sprintf(" (ratio %.3g–%.3g)", slices.Min(ratios), slices.Max(ratios))
+		found += fmt.Sprintf(": %.3g–%.3g × theory", slices.Min(ratios), slices.Max(ratios))
 	}
-	p := newPlot(title, "number of heads H", fmt.Sprintf("step size η (K = %d)", res.Config.Steps))
+	p := newPlot("Step size η against H", "number of heads H", fmt.Sprintf("step size η (K = %d)", res.Config.Steps))
 	intAxis(&p.X, res.Config.Heads)
 	logAxis(&p.Y)
 	defer logHeadroom(p, 100)
-	var theoryEta, found, curv plotter.XYs
+	var theoryEta, best, curv plotter.XYs
 	for _, q := range pts {
 		h := float64(q.Heads)
 		theoryEta = append(theoryEta, plotter.XY{X: h, Y: float64(q.TheoryEta)})
-		found = append(found, plotter.XY{X: h, Y: float64(q.FoundEta)})
+		best = append(best, plotter.XY{X: h, Y: float64(q.FoundEta)})
 		curv = append(curv, plotter.XY{X: h, Y: float64(q.CurvatureEta)})
 	}
-	if err := addLinePoints(p, positive(found, true, true), paletteColor(0), draw.CircleGlyph{}, "largest monotone η (bisection)"); err != nil {
+	if err := addLinePoints(p, positive(best, true, true), paletteColor(0), draw.CircleGlyph{}, found); err != nil {
 		return nil, err
 	}
 	if err := addLinePoints(p, positive(curv, true, true), paletteColor(2), draw.BoxGlyph{}, "2 / λ_max(Hess F(θ_0))"); err != nil {

@@ -71,12 +71,12 @@ func DefaultGeneralizationConfig() Config {
 }
 
 // DefaultStepSizeConfig: H = 1..64, K = 100 steps per trial, bisection to
-// 2% up to 10^5 times the theory step size.
+// 2% up to 10^6 times the theory step size.
 func DefaultStepSizeConfig() Config {
 	c := DefaultConfig()
 	c.Out = "results/" + StepSizeName
 	c.Steps = 100
-	c.StepSearch = StepSearchSettings{Tolerance: 0.02, MaxFactor: 1e5}
+	c.StepSearch = StepSearchSettings{Tolerance: 0.02, MaxFactor: 1e6}
 	return c
 }
 

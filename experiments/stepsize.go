@@ -13,10 +13,17 @@ import (
 	"github.com/mhattn/mha/theory"
 )
 
+// LossFloor is the training loss below which a step that does not
+// decrease the loss still counts as monotone: on separable data large
+// steps drive F to the floating-point floor (1e-20 and below) within a few
+// steps, where it cannot decrease further, and that is not instability.
+// F = 1e-10 means every margin y Phi is about 23 or more.
+const LossFloor = 1e-10
+
 // StepSizeHeader is the header of the step-size experiment's metrics.csv:
 // one row per trial of the search. A trial runs GD with step size eta for
-// K steps from theta_0 and is monotone when F(theta_{k+1}) < F(theta_k) at
-// every step (it stops at the first step that is not, or at divergence:
+// K steps from theta_0 and is monotone when F(theta_{k+1}) < F(theta_k) or
+// F(theta_{k+1}) <= LossFloor at every step (it stops at the first step that is not, or at divergence:
 // steps is how far it got); final_loss is the last loss it computed.
 const StepSizeHeader = "label,heads,trial,eta,monotone,steps,final_loss"
 
@@ -66,7 +73,7 @@ func StepSizeWith(cfg Config, opt Options) (*Result, error) {
 		return nil, &InputError{Err: err}
 	}
 	if cfg.StepSearch == (StepSearchSettings{}) {
-		return nil, &InputError{Err: &FieldError{Field: "step_search", Value: "", Want: "tolerance and max_factor (e.g. 0.02 and 1e5)"}}
+		return nil, &InputError{Err: &FieldError{Field: "step_search", Value: "", Want: "tolerance and max_factor (e.g. 0.02 and 1e6)"}}
 	}
 	if cfg.Eta != 0 {
 		return nil, &InputError{Err: &FieldError{Field: "eta", Value: cfg.Eta, Want: "0: the step-size experiment searches the step size"}}
@@ -124,7 +131,7 @@ func stepSizePoint(ctx context.Context, w *Work) (Outcome, error) {
 		gd := graph.GD{StepSize: eta, Steps: c.Steps, MaxLoss: c.MaxLoss}
 		_, err := gd.Run(m, graph.RecorderFunc(func(p graph.Progress) error {
 			final, steps = p.Loss, p.Step
-			if !(p.Loss < prev) {
+			if !(p.Loss < prev) && !(p.Loss <= LossFloor) {
 				return errNotMonotone
 			}
 			prev = p.Loss
