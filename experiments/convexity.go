@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/mhattn/mha/graph"
-	"github.com/mhattn/mha/layers"
 	"github.com/mhattn/mha/theory"
 )
 
@@ -82,24 +81,11 @@ func ConvexityWith(cfg Config, opt Options) (*Result, error) {
 
 func convexityPoint(ctx context.Context, w *Work) (Outcome, error) {
 	c := w.Config
-	lc := c.Layer(c.Heads[0])
-	train, _, err := w.Data(c.Data)
+	s, err := newPointStart(w)
 	if err != nil {
 		return Outcome{}, err
 	}
-	p0, err := layers.NewParams(lc, c.Init)
-	if err != nil {
-		return Outcome{}, err
-	}
-	r := theory.TokenNorm(train)
-	e0, err := initialLoss(lc, p0, train)
-	if err != nil {
-		return Outcome{}, err
-	}
-	eta, rule, _, err := stepSize(c, lc, p0, r, e0.Loss)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("step size: %w", err)
-	}
+	lc, train, p0, r, eta, rule := s.lc, s.train, s.p0, s.r, s.eta, s.rule
 	res := &ConvexityPoint{Index: w.Point.Index, Label: w.Point.Label, Heads: lc.Heads, Eta: Number(eta), EtaRule: rule,
 		Samples: c.Convexity.Samples, Lanczos: c.Convexity.Lanczos}
 	k0 := theory.ConstantsOverBall(lc, p0, r, 0)

@@ -88,24 +88,11 @@ func GeneralizationWith(cfg Config, opt Options) (*Result, error) {
 
 func generalizationPoint(ctx context.Context, w *Work) (Outcome, error) {
 	c := w.Config
-	lc := c.Layer(c.Heads[0])
-	train, test, err := w.Data(c.Data)
+	s, err := newPointStart(w)
 	if err != nil {
 		return Outcome{}, err
 	}
-	p0, err := layers.NewParams(lc, c.Init)
-	if err != nil {
-		return Outcome{}, err
-	}
-	r := theory.TokenNorm(train)
-	e0, err := initialLoss(lc, p0, train)
-	if err != nil {
-		return Outcome{}, err
-	}
-	eta, rule, _, err := stepSize(c, lc, p0, r, e0.Loss)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("step size: %w", err)
-	}
+	lc, train, test, p0, r, eta, rule := s.lc, s.train, s.test, s.p0, s.r, s.eta, s.rule
 	res := &GeneralizationPoint{Index: w.Point.Index, Label: w.Point.Label, Heads: lc.Heads, N: train.N,
 		DataSeed: c.Data.Seed, InitSeed: c.Init.Seed, Eta: Number(eta), EtaRule: rule, BoundGap: nan}
 	if gap, valid, err := boundGap(c, lc, p0, train, eta, r); err != nil {

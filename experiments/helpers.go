@@ -46,11 +46,12 @@ type pathEnd struct {
 	Rows         []string
 	Model        *graph.Model
 	Last         graph.Progress
+	WallSeconds  float64 // time spent on the point, over every run that resumed it
 }
 
 func (g gdPath) run(ctx context.Context) (pathEnd, error) {
 	c, w := g.w.Config, g.w
-	first, params := 0, g.p0
+	first, params, wall0 := 0, g.p0, 0.0
 	var rows []string
 	var cp checkpoint
 	ok, err := w.LoadCheckpoint(&cp)
@@ -64,16 +65,17 @@ func (g gdPath) run(ctx context.Context) (pathEnd, error) {
 		}
 		copy(p.U, cp.U)
 		copy(p.W, cp.W)
-		first, params, rows = cp.Step, p, cp.Rows
+		first, params, rows, wall0 = cp.Step, p, cp.Rows, cp.WallSeconds
 		w.Log.WithField("step", first).Info("resuming from checkpoint")
 	}
 	m, err := graph.NewModel(g.lc, params, g.train)
 	if err != nil {
 		return pathEnd{}, err
 	}
+	wall := func() float64 { return wall0 + w.Elapsed().Seconds() }
 	save := func(k int) error {
 		p := m.Params()
-		return w.SaveCheckpoint(checkpoint{Heads: g.lc.Heads, Step: k, U: p.U, W: p.W, Rows: rows})
+		return w.SaveCheckpoint(checkpoint{Heads: g.lc.Heads, Step: k, U: p.U, W: p.W, Rows: rows, WallSeconds: wall()})
 	}
 	gd := graph.GD{StepSize: g.eta, Steps: g.steps, MaxLoss: g.maxLoss}
 	rec := graph.RecorderFunc(func(p graph.Progress) error {
@@ -115,32 +117,59 @@ func (g gdPath) run(ctx context.Context) (pathEnd, error) {
 	default:
 		end.Status = StatusOK
 	}
-	end.Rows = rows
+	end.Rows, end.WallSeconds = rows, wall()
 	return end, nil
 }
 
-// stepSize is the point's eta: cfg.Eta when set, else the theory step size
-// for K steps; it returns eta, its rule and the constants over the ball the
-// rule used.
-func stepSize(c Config, lc layers.Config, p0 *layers.Params, r, f0 float64) (float64, string, theory.Constants, error) {
-	if c.Eta > 0 {
-		radius := math.Sqrt(2 * c.Eta * float64(c.Steps) * f0)
-		return c.Eta, "fixed", theory.ConstantsOverBall(lc, p0, r, radius), nil
-	}
-	s, err := theory.StepSizeFor(lc, p0, r, f0, c.Steps)
-	if err != nil {
-		return 0, "", theory.Constants{}, err
-	}
-	return s.Eta, "theory", s.Constants, nil
+// pointStart is what every GD-based point begins with: its model config,
+// data, theta_0, the token norm R, F(theta_0) and its step size.
+type pointStart struct {
+	lc          layers.Config
+	train, test *datasets.Dataset
+	p0          *layers.Params
+	r, f0       float64
+	eta         float64
+	rule        string           // "theory" or "fixed"
+	derivation  string           // how eta was derived, for summaries
+	constants   theory.Constants // over the ball GD with eta stays in
 }
 
-// initialLoss is F(theta_0) on data.
-func initialLoss(lc layers.Config, p0 *layers.Params, data *datasets.Dataset) (graph.Eval, error) {
-	ev, err := graph.NewEvaluator(lc, data)
-	if err != nil {
-		return graph.Eval{}, err
+// newPointStart sets a point up from its config: the model with
+// Config.Heads[0] heads, the data, theta_0 from Config.Init, and eta:
+// Config.Eta when set, else the theory step size for Config.Steps steps.
+func newPointStart(w *Work) (*pointStart, error) {
+	c := w.Config
+	s := &pointStart{lc: c.Layer(c.Heads[0])}
+	var err error
+	if s.train, s.test, err = w.Data(c.Data); err != nil {
+		return nil, err
 	}
-	return ev.Evaluate(p0)
+	if s.p0, err = layers.NewParams(s.lc, c.Init); err != nil {
+		return nil, err
+	}
+	ev, err := graph.NewEvaluator(s.lc, s.train)
+	if err != nil {
+		return nil, err
+	}
+	e0, err := ev.Evaluate(s.p0)
+	if err != nil {
+		return nil, err
+	}
+	s.r, s.f0 = theory.TokenNorm(s.train), e0.Loss
+	if c.Eta > 0 {
+		radius := math.Sqrt(2 * c.Eta * float64(c.Steps) * s.f0)
+		s.constants = theory.ConstantsOverBall(s.lc, s.p0, s.r, radius)
+		s.eta, s.rule = c.Eta, "fixed"
+		s.derivation = fmt.Sprintf("fixed by config eta = %s; the theory's L over the ball of radius sqrt(2 eta K F0) = %.4g is %.4g (eta L = %.3g)",
+			formatFloat(c.Eta), radius, s.constants.Smoothness, c.Eta*s.constants.Smoothness)
+		return s, nil
+	}
+	st, err := theory.StepSizeFor(s.lc, s.p0, s.r, s.f0, c.Steps)
+	if err != nil {
+		return nil, fmt.Errorf("step size: %w", err)
+	}
+	s.eta, s.rule, s.derivation, s.constants = st.Eta, "theory", st.Rule(), st.Constants
+	return s, nil
 }
 
 // csvLine joins fields into a metrics row; floats in the one float format.

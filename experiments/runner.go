@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/graph"
-	"github.com/mhattn/mha/layers"
 	"github.com/mhattn/mha/theory"
 )
 
@@ -219,134 +217,67 @@ func gdUnfinished(out string, pt Point) Outcome {
 }
 
 func trainPoint(ctx context.Context, w *Work) (*PointResult, []string, error) {
-	start := time.Now()
 	pt, c := w.Point, w.Config
-	heads := c.Heads[0]
-	lc := c.Layer(heads)
-	out := w.Out
-	dir := w.Dir
-	e := w.e
-	train, test, err := w.Data(c.Data)
+	s, err := newPointStart(w)
 	if err != nil {
 		return nil, nil, err
 	}
-	p0, err := layers.NewParams(lc, c.Init)
-	if err != nil {
+	lc := s.lc
+	if err := graph.SaveParams(filepath.Join(w.Out, "params", pt.Label, "init"), s.p0); err != nil {
 		return nil, nil, err
 	}
-	if err := graph.SaveParams(filepath.Join(out, "params", pt.Label, "init"), p0); err != nil {
-		return nil, nil, err
-	}
-	res := &PointResult{Index: pt.Index, Label: pt.Label, Heads: heads}
-	if err := pointTheory(res, c, lc, p0, train); err != nil {
+	res := &PointResult{Index: pt.Index, Label: pt.Label, Heads: lc.Heads,
+		Eta: Number(s.eta), EtaRule: s.rule, EtaDerivation: s.derivation}
+	if err := pointTheory(res, c, s); err != nil {
 		return nil, nil, fmt.Errorf("theory: %w", err)
 	}
+	w.Log.WithFields(logrus.Fields{"eta": formatFloat(s.eta), "eta_rule": s.rule}).Info("training")
 
-	// Resume from the checkpoint if there is one.
-	first, params, var0 := 0, p0, 0.0
-	var lines []string
-	cpPath := filepath.Join(dir, "checkpoint.json")
-	var cp checkpoint
-	if err := readJSON(cpPath, &cp); err == nil {
-		p := layers.NewZeroParams(lc)
-		if cp.Heads != heads || len(cp.U) != len(p.U) || len(cp.W) != len(p.W) || cp.Step < 0 || cp.Step > c.Steps {
-			return nil, nil, fmt.Errorf("%s does not fit this point (heads %d, step %d)", cpPath, cp.Heads, cp.Step)
-		}
-		copy(p.U, cp.U)
-		copy(p.W, cp.W)
-		first, params, lines, var0 = cp.Step, p, cp.Rows, cp.WallSeconds
-		e.log.WithFields(logrus.Fields{"point": pt.Label, "step": first}).Info("resuming from checkpoint")
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
-	}
-	e.log.WithFields(logrus.Fields{"point": pt.Label, "eta": formatFloat(float64(res.Eta)), "eta_rule": res.EtaRule}).Info("training")
-
-	m, err := graph.NewModel(lc, params, train)
+	testEval, err := graph.NewEvaluator(lc, s.test)
 	if err != nil {
 		return nil, nil, err
 	}
-	testEval, err := graph.NewEvaluator(lc, test)
-	if err != nil {
-		return nil, nil, err
-	}
-	theta0 := p0.Trainable(lc, nil)
-	wall := func() float64 { return var0 + time.Since(start).Seconds() }
-	save := func(k int, p *layers.Params) error {
-		return writeJSON(cpPath, checkpoint{Heads: heads, Step: k, U: p.U, W: p.W, Rows: lines, WallSeconds: wall()})
-	}
-	gd := graph.GD{StepSize: float64(res.Eta), Steps: c.Steps, MaxLoss: c.MaxLoss}
-	if err := gd.Validate(); err != nil {
-		return nil, nil, err
-	}
-	var last Row
-	haveLast := false
-	rec := graph.RecorderFunc(func(p graph.Progress) error {
-		k := p.Step
-		if k < c.Steps && ctx.Err() != nil {
-			if err := save(k, m.Params()); err != nil {
-				return err
-			}
-			return ErrInterrupted
-		}
-		if k > first && k < c.Steps && k%c.CheckpointEvery == 0 {
-			if err := save(k, m.Params()); err != nil {
-				return err
-			}
-		}
-		if k%c.LogEvery == 0 || k == c.Steps {
+	theta0 := s.p0.Trainable(lc, nil)
+	path := gdPath{w: w, lc: lc, p0: s.p0, train: s.train, eta: s.eta, steps: c.Steps, maxLoss: c.MaxLoss,
+		logAt: func(k int) bool { return k%c.LogEvery == 0 },
+		at: func(k int, m *graph.Model, p graph.Progress) ([]string, error) {
 			cur := m.Params()
 			te, err := testEval.Evaluate(cur)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			last = Row{Heads: heads, Step: k, TrainLoss: p.Loss, TrainErr: p.Error, GradNorm: p.GradNorm,
+			row := Row{Heads: lc.Heads, Step: k, TrainLoss: p.Loss, TrainErr: p.Error, GradNorm: p.GradNorm,
 				TestLoss: te.Loss, TestErr: te.Error, RelevantAttention: testEval.RelevantMass(),
 				DistFromInit: distance(cur.Trainable(lc, nil), theta0)}
-			haveLast = true
-			lines = append(lines, last.csv())
-		}
-		w.Step(k)
-		return nil
-	})
-	final, err := gd.RunFrom(m, first, rec)
-	var div *graph.DivergedError
-	switch {
-	case errors.Is(err, ErrInterrupted):
-		res.Status, res.Step = StatusInterrupted, final.Step
-		res.WallSeconds = Number(wall())
-		res.Rows = parseLines(lines)
-		e.log.WithFields(logrus.Fields{"point": pt.Label, "step": final.Step}).Warn("interrupted: checkpoint written")
-		return res, lines, nil
-	case errors.As(err, &div):
-		res.Status, res.Step = StatusDiverged, div.Step
-		s := div.Step
-		res.DivergedStep, res.Divergence = &s, div.Error()
-		e.log.WithFields(logrus.Fields{"point": pt.Label, "step": div.Step}).Warn(div.Error())
-	case err != nil:
+			return []string{row.csv()}, nil
+		}}
+	end, err := path.run(ctx)
+	if err != nil {
 		return nil, nil, err
-	default:
-		res.Status, res.Step = StatusOK, final.Step
 	}
-	if !haveLast && len(lines) > 0 {
-		last, _ = parseRow(lines[len(lines)-1])
-		haveLast = true
+	lines := end.Rows
+	res.Status, res.Step, res.DivergedStep, res.Divergence = end.Status, end.Step, end.DivergedStep, end.Divergence
+	res.Rows = parseLines(lines)
+	res.WallSeconds = Number(end.WallSeconds)
+	if end.Status == StatusInterrupted {
+		return res, lines, nil
 	}
-	if haveLast {
-		res.TrainLoss, res.TestLoss = Number(last.TrainLoss), Number(last.TestLoss)
-		res.TrainErr, res.TestErr = Number(last.TrainErr), Number(last.TestErr)
-		res.DistFromInit, res.RelevantAttention = Number(last.DistFromInit), Number(last.RelevantAttention)
-	} else {
-		nan := Number(math.NaN())
-		res.TrainLoss, res.TestLoss, res.TrainErr, res.TestErr, res.DistFromInit, res.RelevantAttention = nan, nan, nan, nan, nan, nan
+	// The final numbers are those of the last logged row.
+	nan := Number(math.NaN())
+	res.TrainLoss, res.TestLoss, res.TrainErr, res.TestErr, res.DistFromInit, res.RelevantAttention = nan, nan, nan, nan, nan, nan
+	if len(lines) > 0 {
+		if last, err := parseRow(lines[len(lines)-1]); err == nil {
+			res.TrainLoss, res.TestLoss = Number(last.TrainLoss), Number(last.TestLoss)
+			res.TrainErr, res.TestErr = Number(last.TrainErr), Number(last.TestErr)
+			res.DistFromInit, res.RelevantAttention = Number(last.DistFromInit), Number(last.RelevantAttention)
+		}
 	}
-	if fp := m.Params(); fp.Check(lc) == nil {
-		if err := graph.SaveParams(filepath.Join(out, "params", pt.Label, "final"), fp); err != nil {
+	if fp := end.Model.Params(); fp.Check(lc) == nil {
+		if err := graph.SaveParams(filepath.Join(w.Out, "params", pt.Label, "final"), fp); err != nil {
 			return nil, nil, err
 		}
 	}
-	res.WallSeconds = Number(wall())
-	res.Rows = parseLines(lines)
-	e.log.WithFields(logrus.Fields{"point": pt.Label, "status": res.Status, "train_loss": formatFloat(float64(res.TrainLoss)),
+	w.Log.WithFields(logrus.Fields{"status": res.Status, "train_loss": formatFloat(float64(res.TrainLoss)),
 		"test_err": formatFloat(float64(res.TestErr))}).Info("trained")
 	return res, lines, nil
 }
@@ -370,34 +301,13 @@ func distance(a, b []float64) float64 {
 	return math.Sqrt(s)
 }
 
-// pointTheory fills the step size and the theory's numbers of a point.
-func pointTheory(res *PointResult, c Config, lc layers.Config, p0 *layers.Params, train *datasets.Dataset) error {
-	r := theory.TokenNorm(train)
-	ev, err := graph.NewEvaluator(lc, train)
-	if err != nil {
-		return err
-	}
-	e0, err := ev.Evaluate(p0)
-	if err != nil {
-		return err
-	}
-	var k theory.Constants
+// pointTheory fills the theory's numbers of a point: the constants over the
+// ball its step size assumed, the NTK margin, the realizability certificate
+// and the predicted bounds at K.
+func pointTheory(res *PointResult, c Config, s *pointStart) error {
+	lc, p0, train, r, k := s.lc, s.p0, s.train, s.r, s.constants
 	th := &res.Theory
-	th.InitialLoss, th.R = Number(e0.Loss), Number(r)
-	if c.Eta > 0 {
-		radius := math.Sqrt(2 * c.Eta * float64(c.Steps) * e0.Loss)
-		k = theory.ConstantsOverBall(lc, p0, r, radius)
-		res.Eta, res.EtaRule = Number(c.Eta), "fixed"
-		res.EtaDerivation = fmt.Sprintf("fixed by config eta = %s; the theory's L over the ball of radius sqrt(2 eta K F0) = %.4g is %.4g (eta L = %.3g)",
-			formatFloat(c.Eta), radius, k.Smoothness, c.Eta*k.Smoothness)
-	} else {
-		s, err := theory.StepSizeFor(lc, p0, r, e0.Loss, c.Steps)
-		if err != nil {
-			return err
-		}
-		k = s.Constants
-		res.Eta, res.EtaRule, res.EtaDerivation = Number(s.Eta), "theory", s.Rule()
-	}
+	th.InitialLoss, th.R = Number(s.f0), Number(r)
 	th.Radius, th.L = Number(k.Radius), Number(k.Smoothness)
 	th.Beta1, th.Beta2 = Number(slices.Max(k.Beta1)), Number(slices.Max(k.Beta2))
 	th.WeakConvexity = Number(k.WeakConvexity)
@@ -416,7 +326,7 @@ func pointTheory(res *PointResult, c Config, lc layers.Config, p0 *layers.Params
 	}
 	th.Certificate = &CertificateInfo{Eps: Number(cert.Target), Lambda: Number(cert.Lambda), Distance: Number(cert.Distance),
 		Margin: Number(cert.Margin), Loss: Number(cert.Loss), LossBound: Number(cert.LossBound), Attained: cert.Attained}
-	pred := theory.NewPrediction(cert, float64(res.Eta), theory.ConstantsOverBall(lc, p0, r, 2*cert.Distance))
+	pred := theory.NewPrediction(cert, s.eta, theory.ConstantsOverBall(lc, p0, r, 2*cert.Distance))
 	th.Bound = &BoundInfo{FStar: Number(pred.FStar), Distance: Number(pred.Distance), Eta: Number(pred.Eta), Valid: pred.Valid,
 		TrainAtK: Number(pred.Train(c.Steps)), TestAtK: Number(pred.Test(c.Steps, train.N)), Lipschitz: Number(pred.Lipschitz)}
 	return nil

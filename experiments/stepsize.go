@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/mhattn/mha/graph"
-	"github.com/mhattn/mha/layers"
 	"github.com/mhattn/mha/theory"
 )
 
@@ -87,21 +86,13 @@ var errNotMonotone = errors.New("loss did not decrease")
 
 func stepSizePoint(ctx context.Context, w *Work) (Outcome, error) {
 	c := w.Config
-	lc := c.Layer(c.Heads[0])
-	train, _, err := w.Data(c.Data)
+	s, err := newPointStart(w)
 	if err != nil {
 		return Outcome{}, err
 	}
-	p0, err := layers.NewParams(lc, c.Init)
-	if err != nil {
-		return Outcome{}, err
-	}
-	r := theory.TokenNorm(train)
-	e0, err := initialLoss(lc, p0, train)
-	if err != nil {
-		return Outcome{}, err
-	}
-	st, err := theory.StepSizeFor(lc, p0, r, e0.Loss, c.Steps)
+	lc, train, p0 := s.lc, s.train, s.p0
+	// The theory's step whatever Config.Eta says: it is what is compared.
+	st, err := theory.StepSizeFor(lc, p0, s.r, s.f0, c.Steps)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("theory step size: %w", err)
 	}
