@@ -155,9 +155,19 @@ func checkWritable(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cannot create output directory %s: %w", dir, err)
 	}
-	// One probe per process: shards probe the same directory at once.
-	probe := filepath.Join(dir, fmt.Sprintf("%s-%d", probeName, os.Getpid()))
-	if err := os.WriteFile(probe, []byte("probe\n"), 0o644); err != nil {
+	// A unique probe: shards, as processes or in one process, probe the
+	// same directory at once.
+	f, err := os.CreateTemp(dir, probeName+"-*")
+	if err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	}
+	probe := f.Name()
+	_, err = f.WriteString("probe\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(probe)
 		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
 	}
 	if err := os.Remove(probe); err != nil {
