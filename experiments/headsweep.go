@@ -3,7 +3,6 @@ package experiments
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 )
 
@@ -63,6 +62,5 @@ func WriteTable(w io.Writer, res *Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "results in %s (%s)\n", res.Dir, strings.Join([]string{"config.json", "metrics.csv", "summary.json", "data/", "params/", "plots/"}, ", "))
-	return err
+	return writeWhere(w, res)
 }

@@ -323,6 +323,5 @@ func WriteExperimentTable(w io.Writer, res *Result) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "results in %s (config.json, metrics.csv, summary.json, points/, plots/)\n", res.Dir)
-	return err
+	return writeWhere(w, res)
 }

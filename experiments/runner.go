@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"slices"
@@ -93,6 +94,20 @@ type Result struct {
 	// Records are every point's status, result.json and metric rows, in
 	// point order.
 	Records []Record
+	// Shard is the shard this result covers; zero for a whole run or a
+	// merge.
+	Shard Shard
+}
+
+// writeWhere ends a printed table with where the results are.
+func writeWhere(w io.Writer, res *Result) error {
+	if res.Shard.Count > 0 {
+		_, err := fmt.Fprintf(w, "shard %s: its points are in %s (points/, params/); -merge writes metrics.csv, summary.json and plots/ once every shard is done\n",
+			res.Shard, res.Dir)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "results in %s (config.json, metrics.csv, summary.json, data/, params/, points/, plots/)\n", res.Dir)
+	return err
 }
 
 // Diverged counts the points with status "diverged".

@@ -121,7 +121,11 @@ func shardResult(cfg Config, s Sweep, records []*Record, shard Shard) (*Result, 
 			rs = append(rs, records[i])
 		}
 	}
-	return finish(cfg, own, rs, false)
+	res, err := finish(cfg, own, rs, false)
+	if res != nil {
+		res.Shard = shard
+	}
+	return res, err
 }
 
 // removeTempsIn deletes the temporary files of atomic writes directly in
