@@ -204,9 +204,9 @@ func FitConvexity(pts []ConvexityPoint) ConvexityFit {
 		kappa = append(kappa, float64(p.Kappa))
 	}
 	var f ConvexityFit
-	f.WorstSlope, f.WorstIntercept = fitLogLog(h, worst)
-	f.InitSlope, f.InitIntercept = fitLogLog(h, init)
-	f.KappaSlope, f.KappaIntercept = fitLogLog(h, kappa)
+	f.WorstSlope, f.WorstIntercept = FitLogLog(h, worst)
+	f.InitSlope, f.InitIntercept = FitLogLog(h, init)
+	f.KappaSlope, f.KappaIntercept = FitLogLog(h, kappa)
 	f.Points = len(pts)
 	return f
 }

@@ -244,7 +244,7 @@ func GeneralizationSummary(pts []GeneralizationPoint) ([]GeneralizationGroup, []
 				ns, gaps = append(ns, float64(g.N)), append(gaps, g.Gap.Mean)
 			}
 		}
-		slope, _ := fitLogLog(ns, gaps)
+		slope, _ := FitLogLog(ns, gaps)
 		fits = append(fits, GeneralizationFit{Heads: h, C: num / den, Slope: slope})
 	}
 	return groups, fits

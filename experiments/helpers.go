@@ -243,9 +243,10 @@ func logSteps(steps, n int) []int {
 	return out
 }
 
-// fitLogLog fits log y = a + b log x by least squares and returns the
-// slope b and intercept a; NaN with fewer than two points.
-func fitLogLog(x, y []float64) (slope, intercept float64) {
+// FitLogLog fits log y = a + b log x by least squares and returns the
+// slope b and intercept a, over the pairs with x, y > 0 and y finite; NaN
+// with fewer than two such points or a single distinct x.
+func FitLogLog(x, y []float64) (slope, intercept float64) {
 	var lx, ly []float64
 	for i := range x {
 		if x[i] > 0 && y[i] > 0 && !math.IsInf(y[i], 0) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/mhattn/mha/experiments"
 	"github.com/mhattn/mha/graph"
 	"github.com/mhattn/mha/layers"
 	"github.com/mhattn/mha/theory"
@@ -219,26 +220,13 @@ func MeasureBounds(c Config, p *Params, data *Dataset, iters int, seed uint64) (
 // shrinks like kappa ~ 1/sqrt(H). It is NaN when fewer than two distinct
 // head counts have lambda_min < 0.
 func WeakConvexitySlope(rows []BoundRow) float64 {
-	var xs, ys []float64
+	var heads, ratios []float64
 	for _, r := range rows {
 		if r.LambdaMin < 0 && r.Loss > 0 {
-			xs = append(xs, math.Log(float64(r.Heads)))
-			ys = append(ys, math.Log(-r.Ratio()))
+			heads = append(heads, float64(r.Heads))
+			ratios = append(ratios, -r.Ratio())
 		}
 	}
-	n := float64(len(xs))
-	var mx, my float64
-	for i := range xs {
-		mx += xs[i] / n
-		my += ys[i] / n
-	}
-	var sxy, sxx float64
-	for i := range xs {
-		sxy += (xs[i] - mx) * (ys[i] - my)
-		sxx += (xs[i] - mx) * (xs[i] - mx)
-	}
-	if len(xs) < 2 || sxx == 0 {
-		return math.NaN()
-	}
-	return sxy / sxx
+	slope, _ := experiments.FitLogLog(heads, ratios)
+	return slope
 }
