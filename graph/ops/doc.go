@@ -21,7 +21,10 @@
 // intermediates. Its products run on graph/internal/gemm and its softmax
 // exponentials on graph/internal/vexp; its intermediates and outputs live in
 // buffers owned by the op and reused by every run, so one graph must not be
-// run from two goroutines at once (separate graphs are independent).
+// run from two goroutines at once (separate graphs are independent). Its
+// softmax is SoftmaxRows, the same per-row-max routine behind RowSoftmax;
+// the model uses Attention, and RowSoftmax stays as the building block for
+// attention variants composed from ordinary Gorgonia ops.
 //
 // All operations work on float64 *tensor.Dense values only.
 package ops
