@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mhattn/mha/datasets"
-	"github.com/mhattn/mha/graph/ops"
+	"github.com/mhattn/mha/layers/ops"
 	"github.com/mhattn/mha/layers"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"

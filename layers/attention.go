@@ -3,7 +3,7 @@ package layers
 import (
 	"fmt"
 
-	"github.com/mhattn/mha/graph/ops"
+	"github.com/mhattn/mha/layers/ops"
 	G "gorgonia.org/gorgonia"
 )
 

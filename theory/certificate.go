@@ -7,7 +7,7 @@ import (
 
 	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/graph"
-	"github.com/mhattn/mha/graph/ops"
+	"github.com/mhattn/mha/layers/ops"
 	"github.com/mhattn/mha/layers"
 )
 

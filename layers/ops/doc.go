@@ -18,8 +18,8 @@
 // one operation with a hand-derived backward pass (one op for U, one for W).
 // It exists for speed: built from Gorgonia's BatchedMatMul, a step spent its
 // time in thousands of tiny GEMM calls and reallocated ~200 MB of
-// intermediates. Its products run on graph/internal/gemm and its softmax
-// exponentials on graph/internal/vexp; its intermediates and outputs live in
+// intermediates. Its products run on internal/gemm and its softmax
+// exponentials on internal/vexp; its intermediates and outputs live in
 // buffers owned by the op and reused by every run, so one graph must not be
 // run from two goroutines at once (separate graphs are independent). Its
 // softmax is SoftmaxRows, the same per-row-max routine behind RowSoftmax;

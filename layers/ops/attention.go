@@ -6,7 +6,7 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
-	"github.com/mhattn/mha/graph/internal/gemm"
+	"github.com/mhattn/mha/internal/gemm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )

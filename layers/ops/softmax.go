@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/chewxy/hm"
-	"github.com/mhattn/mha/graph/internal/vexp"
+	"github.com/mhattn/mha/internal/vexp"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
