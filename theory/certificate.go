@@ -36,7 +36,11 @@ type Certificate struct {
 // mean logistic loss of those lower bounds. Realize picks the smallest
 // lambda whose bound reaches eps, or the lambda with the smallest bound
 // when none does (Attained false), and measures F(theta*).
-func Realize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, k *NTK, m Margin, eps float64) (Certificate, error) {
+func Realize(model layers.Model, p0 *layers.Params, data *datasets.Dataset, k *NTK, m Margin, eps float64) (Certificate, error) {
+	c := model.Config()
+	if err := Defined(c); err != nil {
+		return Certificate{}, fmt.Errorf("certificate: %w", err)
+	}
 	if !(eps > 0) || math.IsInf(eps, 0) {
 		return Certificate{}, fmt.Errorf("target loss eps = %v: must be finite and > 0", eps)
 	}
@@ -44,7 +48,7 @@ func Realize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, k *NTK,
 	if dir == nil || gammaV <= 0 {
 		return Certificate{}, errors.New("theory: the NTK features are not separable (margin 0): no certificate")
 	}
-	ev, err := graph.NewEvaluator(c, data)
+	ev, err := graph.NewEvaluator(model, data)
 	if err != nil {
 		return Certificate{}, err
 	}
@@ -104,10 +108,10 @@ func Realize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, k *NTK,
 		lambda = best
 	}
 	cert.Lambda, cert.Distance, cert.LossBound = lambda, lambda, bound(lambda)
-	theta := p0.Trainable(c, nil)
+	theta := p0.Trainable(model, nil)
 	axpy(theta, lambda, dir)
 	cert.Params = p0.Clone()
-	cert.Params.SetTrainable(c, theta)
+	cert.Params.SetTrainable(model, theta)
 	e, err := ev.Evaluate(cert.Params)
 	if err != nil {
 		return Certificate{}, err

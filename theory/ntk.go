@@ -11,7 +11,7 @@ import (
 
 // HessVecer is what Curvature needs of a model; *graph.Model is one.
 type HessVecer interface {
-	Config() layers.Config
+	NumTrainable() int
 	HessVec(v, dst []float64) ([]float64, error)
 }
 
@@ -24,9 +24,9 @@ type NTK struct {
 }
 
 // NewNTK computes the NTK features and Gram matrix of data at p over the
-// trainable blocks.
-func NewNTK(c layers.Config, p *layers.Params, data *datasets.Dataset) (*NTK, error) {
-	sg, err := graph.NewSampleGradients(c, min(data.N, graph.DefaultChunk))
+// trainable parameters of any model.
+func NewNTK(m layers.Model, p *layers.Params, data *datasets.Dataset) (*NTK, error) {
+	sg, err := graph.NewSampleGradients(m)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func NewNTK(c layers.Config, p *layers.Params, data *datasets.Dataset) (*NTK, er
 	if err != nil {
 		return nil, err
 	}
-	P := c.NumTrainable()
+	P := layers.NumTrainable(m)
 	for i := 0; i < data.N; i++ {
 		scaleTo(feats[i*P:(i+1)*P], data.Y[i])
 	}

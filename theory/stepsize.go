@@ -31,11 +31,15 @@ func (s StepSize) Rule() string {
 // the largest eta with eta * L(r(eta)) <= 1, where r(eta) = sqrt(2 eta K F0)
 // bounds how far GD travels (docs/theory.md, "Step size") and L(r) is the
 // smoothness over the ball of radius r. It evaluates F(theta_0) on data.
-func TheoryStepSize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, steps int) (StepSize, error) {
+func TheoryStepSize(m layers.Model, p0 *layers.Params, data *datasets.Dataset, steps int) (StepSize, error) {
+	c := m.Config()
+	if err := Defined(c); err != nil {
+		return StepSize{}, fmt.Errorf("theory step size: %w", err)
+	}
 	if steps < 0 {
 		return StepSize{}, fmt.Errorf("steps K = %d: must be >= 0", steps)
 	}
-	ev, err := graph.NewEvaluator(c, data)
+	ev, err := graph.NewEvaluator(m, data)
 	if err != nil {
 		return StepSize{}, err
 	}
@@ -49,6 +53,9 @@ func TheoryStepSize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, 
 // StepSizeFor is TheoryStepSize with the token norm r and F(theta_0)
 // already known.
 func StepSizeFor(c layers.Config, p0 *layers.Params, r, f0 float64, steps int) (StepSize, error) {
+	if err := Defined(c); err != nil {
+		return StepSize{}, fmt.Errorf("theory step size: %w", err)
+	}
 	if !(r > 0) || math.IsInf(r, 0) {
 		return StepSize{}, fmt.Errorf("token norm R = %v: must be finite and > 0", r)
 	}
