@@ -22,13 +22,13 @@ func QueryTokens(x *G.Node, firstToken bool) (*G.Node, error) {
 		return nil, fmt.Errorf("layers.QueryTokens: x has shape %v, want [n T d]", s)
 	}
 	if !firstToken {
-		return G.Reshape(x, []int{s[0] * s[1], s[2]})
+		return ops.Reshape(x, s[0]*s[1], s[2])
 	}
 	first, err := G.Slice(x, nil, G.S(0), nil)
 	if err != nil {
 		return nil, err
 	}
-	return G.Reshape(first, []int{s[0], s[2]})
+	return ops.Reshape(first, s[0], s[2])
 }
 
 // Queries projects the query tokens of every head through merged key-query
@@ -49,16 +49,14 @@ func Queries(xq, w *G.Node, n int, transposed bool) (*G.Node, error) {
 	if transposed {
 		axes = []int{2, 0, 1} // packed[k, h, j] = W_h[j, k]
 	}
-	packed, err := packHeads(w, axes, d, heads*d)
-	if err != nil {
-		return nil, err
-	}
-	q, err := G.Mul(xq, packed)
+	packed, err := ops.Permute(w, axes...) // read as d x H*d
 	if err != nil {
 		return nil, err
 	}
 	rows := xq.Shape()[0] / n
-	return G.Reshape(q, []int{n, rows * heads, d})
+	// One product, read as [n, R*H, d] without a copy: row r of sequence i
+	// holds the H queries of that token side by side.
+	return ops.BatchedMatMulAs(xq, packed, false, false, ops.MatDims{Batch: 1, M: n * rows, K: d, N: heads * d}, n, rows*heads, d)
 }
 
 // packHeads permutes a per-head parameter and flattens it to a matrix.
@@ -67,10 +65,7 @@ func packHeads(p *G.Node, axes []int, rows, cols int) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cols == 0 {
-		return G.Reshape(t, []int{rows})
-	}
-	return G.Reshape(t, []int{rows, cols})
+	return ops.Reshape(t, rows, cols)
 }
 
 // FactoredKQ merges factored query and key matrices into the key-query
@@ -121,11 +116,11 @@ func MixValues(a, x, v *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	flat, err := G.Reshape(x, []int{n * t, d})
+	flat, err := ops.Reshape(x, n*t, d)
 	if err != nil {
 		return nil, err
 	}
-	xv, err := G.Mul(flat, packed)
+	xv, err := ops.BatchedMatMulAs(flat, packed, false, false, ops.MatDims{Batch: 1, M: n * t, K: d, N: heads * d}, n, t, heads, d)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +142,7 @@ func MixValues(a, x, v *G.Node) (*G.Node, error) {
 
 // regroup reshapes x to from, swaps axes 1 and 2, and reshapes to to.
 func regroup(x *G.Node, from, to []int) (*G.Node, error) {
-	r, err := G.Reshape(x, from)
+	r, err := ops.Reshape(x, from...)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +150,7 @@ func regroup(x *G.Node, from, to []int) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return G.Reshape(p, to)
+	return ops.Reshape(p, to...)
 }
 
 // Readout is the linear readout summed over query rows and heads:
@@ -168,20 +163,22 @@ func Readout(m, u *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	ms := m.Shape()
-	flat, err := G.Reshape(m, []int{ms[0], us[0] * us[1] * us[2]})
-	if err != nil {
-		return nil, err
+	size := us[0] * us[1] * us[2]
+	if ms.TotalSize() != ms[0]*size {
+		return nil, fmt.Errorf("layers.Readout: m has shape %v, u %v: want [n %d %d]", ms, us, us[0]*us[1], us[2])
 	}
-	return G.Mul(flat, packed)
+	// m read as [n, R*H*d] times the packed U as a column.
+	return ops.BatchedMatMulAs(m, packed, false, false, ops.MatDims{Batch: 1, M: ms[0], K: size, N: 1}, ms[0])
 }
 
-// packUReadout lays U [H, R, d] out as the vector of query rows r*H+h.
+// packUReadout lays U [H, R, d] out in the order of the query rows,
+// [R, H, d]: entry (r, h, k) is U_h[r, k].
 func packUReadout(u *G.Node) (*G.Node, error) {
 	us := u.Shape()
 	if len(us) != 3 {
 		return nil, fmt.Errorf("layers.Readout: u has shape %v, want [H R d]", us)
 	}
-	return packHeads(u, []int{1, 0, 2}, us[0]*us[1]*us[2], 0)
+	return ops.Permute(u, 1, 0, 2)
 }
 
 // ScaleHeads multiplies the summed heads by scale(H).

@@ -208,6 +208,9 @@ func (m *attention) buildFused(x, xq, w, u *G.Node) (raw, weights *G.Node, err e
 	if err != nil {
 		return nil, nil, err
 	}
+	if pu, err = ops.Reshape(pu, pu.Shape().TotalSize()); err != nil {
+		return nil, nil, err
+	}
 	shape := ops.AttentionShape{N: x.Shape()[0], Tokens: c.Tokens, Dim: d, Rows: c.Rows(), Heads: heads}
 	return ops.Attention(shape, x, xq, pw, pu)
 }

@@ -35,7 +35,10 @@ func checkAxes(shape tensor.Shape, axes []int) error {
 	return nil
 }
 
-type permute struct{ axes []int }
+type permute struct {
+	axes []int
+	out  outBuffer
+}
 
 func (op *permute) outShape(in tensor.Shape) tensor.Shape {
 	out := make(tensor.Shape, len(in))
@@ -71,11 +74,11 @@ func (op *permute) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error
 }
 
 func (op *permute) Do(in ...G.Value) (G.Value, error) {
-	out := tensor.New(tensor.WithShape(op.outShape(in[0].Shape())...), tensor.Of(tensor.Float64))
-	return op.UsePreallocDo(out, in...)
+	out, _ := op.out.of(op.outShape(in[0].Shape()))
+	return op.compute(out, in...)
 }
 
-func (op *permute) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+func (op *permute) compute(prealloc G.Value, in ...G.Value) (G.Value, error) {
 	src, shape, err := floats("Permute", in[0])
 	if err != nil {
 		return nil, err
