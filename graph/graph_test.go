@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -532,19 +533,29 @@ func TestSaveLoadParams(t *testing.T) {
 }
 
 func TestAllocationsPerStepDoNotGrow(t *testing.T) {
-	c := layers.Config{Heads: 4, Tokens: 4, Dim: 3}
-	m := newModel(t, c, randomParams(t, c, 28), randomData(16, 4, 3, 29))
-	step := func() {
-		if _, err := m.Step(1e-3); err != nil {
-			t.Fatal(err)
+	for _, engine := range []string{layers.EngineFused, layers.EngineComposed} {
+		c := layers.Config{Heads: 4, Tokens: 4, Dim: 3, Engine: engine}
+		m := newModel(t, c, randomParams(t, c, 28), randomData(16, 4, 3, 29))
+		step := func() {
+			if _, err := m.Step(1e-3); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	early := testing.AllocsPerRun(20, step)
-	for i := 0; i < 200; i++ {
-		step()
-	}
-	late := testing.AllocsPerRun(20, step)
-	if late > early {
-		t.Errorf("allocations per step grew from %v to %v", early, late)
+		early := testing.AllocsPerRun(20, step)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := 0; i < 200; i++ {
+			step()
+		}
+		runtime.ReadMemStats(&after)
+		late := testing.AllocsPerRun(20, step)
+		if late > early {
+			t.Errorf("%s: allocations per step grew from %v to %v", engine, early, late)
+		}
+		// The graph's buffers are allocated once: what a step allocates is
+		// Gorgonia's bookkeeping, independent of the batch's size.
+		if perStep := (after.TotalAlloc - before.TotalAlloc) / 200; perStep > 64<<10 {
+			t.Errorf("%s: %d bytes allocated per step", engine, perStep)
+		}
 	}
 }
