@@ -419,9 +419,13 @@ func TestStepSizeSolvesItsFixedPoint(t *testing.T) {
 		if want := math.Sqrt(2 * s.Eta * float64(steps) * 0.7); math.Abs(s.Radius-want) > 1e-12*math.Max(1, want) {
 			t.Errorf("K=%d: radius %v, want sqrt(2 eta K F0) = %v", steps, s.Radius, want)
 		}
-		l := ConstantsOverBall(c, in.p, 1.3, s.Radius).Smoothness
+		g := ConstantsOverBall(c, in.p, 1.3, s.Radius).Lipschitz
+		if want := s.Radius + s.Eta*g*math.Min(1, 0.7); math.Abs(s.SegmentRadius-want) > 1e-12*math.Max(1, want) {
+			t.Errorf("K=%d: segment radius %v, want r + eta G(r) min(1, F0) = %v", steps, s.SegmentRadius, want)
+		}
+		l := ConstantsOverBall(c, in.p, 1.3, s.SegmentRadius).Smoothness
 		if prod := s.Eta * l; prod > 1 || prod < 1-1e-9 {
-			t.Errorf("K=%d: eta L(r) = %v, want just below 1", steps, prod)
+			t.Errorf("K=%d: eta L(rho) = %v, want just below 1", steps, prod)
 		}
 	}
 	if _, err := StepSizeFor(c, in.p, 1.3, math.NaN(), 10); err == nil {
