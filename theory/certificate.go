@@ -23,6 +23,14 @@ type Certificate struct {
 	Loss      float64 // F(theta*) measured
 	Attained  bool    // LossBound <= Target
 	Params    *layers.Params
+	// InitialLoss is F(theta_0) and InitialMargins the y_i Phi(theta_0; X_i)
+	// the bound starts from; the bounds (NewPrediction) use both.
+	InitialLoss    float64
+	InitialMargins []float64
+	// Kappa0 is the curvature bound kappa at theta_0; with Margin it gives
+	// CertificateGain, the most any lambda can gain, to hold against
+	// NeededGain(Target, InitialMargins).
+	Kappa0 float64
 }
 
 // Realize builds the certificate for target loss eps from the NTK of data
@@ -48,7 +56,8 @@ func Realize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, k *NTK,
 	if err != nil {
 		return Certificate{}, err
 	}
-	if _, err := ev.Evaluate(p0); err != nil {
+	e0, err := ev.Evaluate(p0)
+	if err != nil {
 		return Certificate{}, err
 	}
 	margins0 := ev.Phi()
@@ -99,7 +108,8 @@ func Realize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, k *NTK,
 		}
 		prev = l
 	}
-	cert := Certificate{Target: eps, Margin: gammaV, Attained: lambda >= 0}
+	cert := Certificate{Target: eps, Margin: gammaV, Attained: lambda >= 0,
+		InitialLoss: e0.Loss, InitialMargins: margins0, Kappa0: kappa0}
 	if lambda < 0 {
 		lambda = best
 	}

@@ -613,24 +613,3 @@ func TestIdealMarginMatchesUFeaturesUnderIdealAttention(t *testing.T) {
 		t.Error("no mask accepted")
 	}
 }
-
-func TestPredictionValidity(t *testing.T) {
-	k := Constants{Lipschitz: 2, WeakConvexity: 0.5, Smoothness: 10}
-	cert := Certificate{Loss: 0.01, Distance: 0.5}
-	if p := NewPrediction(cert, 0.05, k); !p.Valid {
-		t.Error("kappa (2D)^2 = 0.5 and eta L = 0.5: want valid")
-	}
-	if p := NewPrediction(cert, 0.2, k); p.Valid {
-		t.Error("eta L = 2: want invalid")
-	}
-	if p := NewPrediction(Certificate{Loss: 0.01, Distance: 1.5}, 0.05, k); p.Valid {
-		t.Error("kappa (2D)^2 = 4.5: want invalid")
-	}
-	p := NewPrediction(cert, 0.05, k)
-	if got, want := p.Train(100), 2*0.01+0.25/(0.05*100); math.Abs(got-want) > 1e-15 {
-		t.Errorf("train bound %v, want %v", got, want)
-	}
-	if got, want := p.Test(100, 50), p.Train(100)+4*4*(2*0.05*100*0.01+0.25)/50; math.Abs(got-want) > 1e-15 {
-		t.Errorf("test bound %v, want %v", got, want)
-	}
-}
