@@ -7,8 +7,8 @@ import (
 
 	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/graph"
-	"github.com/mhattn/mha/layers/ops"
 	"github.com/mhattn/mha/layers"
+	"github.com/mhattn/mha/layers/ops"
 )
 
 // Certificate is a realizability certificate: a parameter theta* =

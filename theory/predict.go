@@ -46,8 +46,9 @@ type Prediction struct {
 	// WeakConvexity is kappa over the ball of radius max(r, D), which holds
 	// every segment [theta_k, theta*]; Convexity = kappa (r + D)^2.
 	WeakConvexity, Convexity float64
-	// Stability radius r' = sqrt(2 eta K F0') with F0' = F0 + l(-B0)/n
-	// holds the GD paths of every replace-one sample; Lipschitz (G') and
+	// StabilityRadius r' holds the GD paths of every replace-one sample
+	// (loss at theta_0 at most F0' = F0 + l(-B0)/n; see stableRadius); it
+	// is the training path's r when B0 is unknown. Lipschitz (G') and
 	// StabilityKappa (kappa') are over it, and LossCeiling bounds F over
 	// it: mean_i l(z_i - G' r').
 	StabilityRadius, Lipschitz, StabilityKappa, LossCeiling float64
@@ -63,7 +64,7 @@ const (
 	HypPath         = "max_k ||theta_k - theta_0|| <= r"
 	HypHeads        = "kappa (r + D)^2 <= 1/2"
 	HypRealizable   = "F(theta*) <= eps"
-	HypNeighbours   = "eta L(rho') <= 1 for replace-one samples"
+	HypNeighbours   = "eta L(rho') < 2 for replace-one samples"
 	HypStability    = "eta K kappa' Fbar <= 1"
 	HypTokenSupport = "fresh samples' tokens have norm <= R"
 )
@@ -123,18 +124,21 @@ func NewBounds(in BoundInputs, constants func(radius float64) Constants) Predict
 	stab := Hypothesis{Name: HypStability, For: ForTest, Required: 1, Value: math.NaN()}
 	p.StabilityRadius, p.Lipschitz, p.StabilityKappa, p.LossCeiling = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	f0n := in.InitialLoss
+	rs := r
 	if in.OutputBound > 0 && in.Samples > 0 {
 		f0n += ops.LogisticLoss(-in.OutputBound) / float64(in.Samples)
-		nb := TheoryBall(constants, f0n, K)(eta)
-		neigh.Value = eta * nb.Constants.Smoothness
-		neigh.Holds = verdict(neigh.Value <= 1)
-		neigh.Reason = fmt.Sprintf("F0' = F0 + l(-B0)/n = %.4g with B0 = %.4g: every replace-one path stays within r' = %.4g when eta L(rho' = %.4g) <= 1",
-			f0n, in.OutputBound, nb.PathRadius, nb.SegmentRadius)
+		rn, rhon, ln, ok := stableRadius(constants, f0n, K, eta)
+		neigh.Value = eta * ln
+		neigh.Holds = verdict(ok)
+		if ok {
+			rs = rn
+		}
+		neigh.Reason = fmt.Sprintf("F0' = F0 + l(-B0)/n = %.4g with B0 = %.4g: every replace-one path stays within r' = sqrt(eta K F0' / (1 - eta L(rho')/2)) = %.4g, rho' = %.4g, when eta L(rho') < 2",
+			f0n, in.OutputBound, rn, rhon)
 	} else {
 		neigh.Reason = "no output bound B0 given: the replace-one paths' ball is unknown"
 		// The curve still needs a radius: use the training path's.
 	}
-	rs := math.Sqrt(2 * eta * float64(K) * f0n)
 	ks := constants(rs)
 	p.StabilityRadius, p.Lipschitz, p.StabilityKappa = rs, ks.Lipschitz, ks.WeakConvexity
 	if in.InitialMargins != nil {
@@ -155,6 +159,31 @@ func NewBounds(in BoundInputs, constants func(radius float64) Constants) Predict
 
 	p.Hypotheses = Hypotheses{descent, path, heads, realizable, neigh, stab, tokens}
 	return p
+}
+
+// stableRadius finds a radius r' that K steps of GD with step eta from
+// loss f0 provably stay within when only eta L < 2 is known: if eta L(rho)
+// < 2 with rho = r' + eta G(r') min(1, f0), the descent lemma gives
+// F(theta_{k+1}) <= F(theta_k) - eta (1 - eta L/2) ||g_k||^2, so the path
+// stays within sqrt(eta K f0 / (1 - eta L(rho)/2)), and any r' at least
+// that large is certified. It iterates r' to that fixed point from
+// sqrt(2 eta K f0) and returns r', rho, L(rho) and whether the
+// certification succeeded.
+func stableRadius(constants func(float64) Constants, f0 float64, steps int, eta float64) (r, rho, l float64, ok bool) {
+	r = math.Sqrt(2 * eta * float64(steps) * f0)
+	for it := 0; it < 200; it++ {
+		rho = r + eta*constants(r).Lipschitz*math.Min(1, f0)
+		l = constants(rho).Smoothness
+		if !(eta*l < 2) {
+			return r, rho, l, false
+		}
+		need := math.Sqrt(eta * float64(steps) * f0 / (1 - eta*l/2))
+		if need <= r {
+			return r, rho, l, true
+		}
+		r = need * (1 + 1e-9)
+	}
+	return r, rho, l, false
 }
 
 // NewPrediction evaluates the bounds for a realizability certificate and a
