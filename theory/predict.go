@@ -294,6 +294,18 @@ func (p Prediction) Train(steps int) float64 {
 	return (1+b)/(1-b)*p.FStar + (D*D/(2*p.Eta)+b*p.InitialLoss)/((1-b)*float64(steps))
 }
 
+// TrainCoefficients returns a and c with Train(K) = a + c / K for K >= 1,
+// so a summary can store the whole curve in two numbers (both +Inf when
+// the convexity factor b >= 1).
+func (p Prediction) TrainCoefficients() (a, c float64) {
+	b := p.convexityFactor()
+	if math.IsInf(b, 0) {
+		return math.Inf(1), math.Inf(1)
+	}
+	D := p.Distance
+	return (1 + b) / (1 - b) * p.FStar, (D*D/(2*p.Eta) + b*p.InitialLoss) / (1 - b)
+}
+
 // sumLoss bounds eta sum_{k<K} F(theta_k) from the training argument:
 // eta F0 + (eta K (1+b) F(theta*) + eta b F0 + D^2/2) / (1-b).
 func (p Prediction) sumLoss(steps int) float64 {

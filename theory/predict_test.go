@@ -1,6 +1,7 @@
 package theory
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -103,6 +104,9 @@ func TestPredictionFormulas(t *testing.T) {
 	if got := p.Test(7, 50); math.Abs(got-(p.Train(7)+wantGap)) > 1e-12 {
 		t.Errorf("Test = %v", got)
 	}
+	if a, c := p.TrainCoefficients(); math.Abs(a+c/7-p.Train(7)) > 1e-15 {
+		t.Errorf("coefficients %v + %v/7 != Train(7) = %v", a, c, p.Train(7))
+	}
 	if !math.IsInf(p.Train(0), 1) {
 		t.Error("Train(0) should be +Inf")
 	}
@@ -182,6 +186,26 @@ func TestTrainingBoundHoldsWhenValid(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestHypothesesJSON(t *testing.T) {
+	p := NewBounds(BoundInputs{FStar: 0.01, Eps: 0.05, Distance: 0.3, InitialLoss: 0.7, Eta: 0.1, Steps: 10, Samples: 50}, fixedConstants(2, 0.05))
+	out, err := json.Marshal(p.Hypotheses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back []map[string]any
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(p.Hypotheses) || back[0]["holds"] != "holds" || back[0]["name"] != HypDescent {
+		t.Errorf("round trip: %s", out)
+	}
+	for i, h := range back {
+		if math.IsNaN(p.Hypotheses[i].Value) && h["value"] != nil {
+			t.Errorf("NaN value written as %v", h["value"])
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package theory
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -63,6 +64,25 @@ type Hypothesis struct {
 // String is "name: verdict (reason)".
 func (h Hypothesis) String() string {
 	return fmt.Sprintf("%s: %v (%s)", h.Name, h.Holds, h.Reason)
+}
+
+// MarshalJSON writes the hypothesis with lower-case keys and non-finite
+// numbers (unknown values) as null, which encoding/json cannot write.
+func (h Hypothesis) MarshalJSON() ([]byte, error) {
+	num := func(x float64) *float64 {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		return &x
+	}
+	return json.Marshal(struct {
+		Name     string   `json:"name"`
+		For      string   `json:"for"`
+		Holds    Verdict  `json:"holds"`
+		Value    *float64 `json:"value"`
+		Required *float64 `json:"required"`
+		Reason   string   `json:"reason"`
+	}{h.Name, h.For, h.Holds, num(h.Value), num(h.Required), h.Reason})
 }
 
 // Hypotheses is the list of conditions of a bound.
