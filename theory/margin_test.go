@@ -251,3 +251,35 @@ func TestMinNormPointMatchesProjectedGradient(t *testing.T) {
 		}
 	}
 }
+
+// A hull that contains the origin, badly scaled: after the active-set
+// phase the solver must prove it (NotSeparable), and never certify a
+// positive margin.
+func TestMinNormPointBadlyScaledNotSeparable(t *testing.T) {
+	for seed := uint64(0); seed < 5; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 13))
+		n, dim := 57, 10
+		pts := make([][]float64, n)
+		for i := range pts {
+			pts[i] = make([]float64, dim)
+			s := math.Pow(10, -3+6*rng.Float64())
+			for d := range pts[i] {
+				pts[i][d] = s * rng.NormFloat64()
+			}
+		}
+		// Make the origin an interior convex combination: append -sum of two
+		// points' scaled copies so that 0 = (p_0 + p_1 + q) / 3.
+		q := make([]float64, dim)
+		for d := range q {
+			q[d] = -(pts[0][d] + pts[1][d])
+		}
+		pts[n-1] = q
+		for _, caps := range [][2]int{{1000 * (n + 10), 50 * (n + 10)}, {50, 50 * (n + 10)}} {
+			m := minNormPoint(gramOf(pts), n, 0, caps[0], caps[1])
+			checkCertificates(t, pts, m)
+			if m.Separable || m.Gamma != 0 || m.Status != NotSeparable {
+				t.Errorf("seed %d caps %v: status %v, gamma %v, bounds [%v, %v]; want not separable", seed, caps, m.Status, m.Gamma, m.Lower, m.Upper)
+			}
+		}
+	}
+}

@@ -363,6 +363,7 @@ func activeSet(gram []float64, n int, a0 []float64, tol, zero float64, maxMajor 
 		}
 	}
 	g := make([]float64, n)
+	lastAdded, lastUpper := -1, math.Inf(1)
 	for major := 0; major < maxMajor; major++ {
 		// Minor cycles: reach the affine minimizer of the support with all
 		// weights positive.
@@ -434,6 +435,10 @@ func activeSet(gram []float64, n int, a0 []float64, tol, zero float64, maxMajor 
 		if a[j] > 0 || quad-g[j] <= 1e-15*quad {
 			return major + 1, false // no improving vertex: stalled at rounding level
 		}
+		if j == lastAdded && !(best.upper < lastUpper) {
+			return major + 1, false // the vertex added last cycle was dropped again without progress
+		}
+		lastAdded, lastUpper = j, best.upper
 		support = append(support, j)
 	}
 	return maxMajor, false
@@ -462,7 +467,7 @@ func affineMinimizer(gram []float64, n int, support []int) ([]float64, bool) {
 	rhs.SetVec(k, 1)
 	var lu mat.LU
 	lu.Factorize(sys)
-	if lu.Det() == 0 {
+	if _, sign := lu.LogDet(); sign == 0 {
 		return nil, false
 	}
 	var sol mat.VecDense
