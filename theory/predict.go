@@ -237,7 +237,7 @@ func (p *Prediction) CheckPath(maxDistance float64) {
 func (p *Prediction) CheckTokenNorm(maxNorm float64) {
 	h := p.hypothesis(HypTokenSupport)
 	h.Value = maxNorm
-	h.Holds = verdict(maxNorm <= h.Required)
+	h.Holds = verdict(maxNorm <= h.Required*(1+1e-12)) // R and maxNorm are rounded the same way
 	h.Reason = fmt.Sprintf("largest held-out token norm %.4g vs R = %.4g (a finite sample; Gaussian tokens are unbounded)", maxNorm, h.Required)
 }
 

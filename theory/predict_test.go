@@ -218,3 +218,113 @@ func ExamplePrediction() {
 	// false
 	// eta L(rho) <= 1: fails (eta = 1, L = 1.05 over the ball of radius rho = 5.142 that holds every GD segment)
 }
+
+// sampleOf returns sample i of data as a one-sample dataset.
+func sampleOf(data *datasets.Dataset, i int) *datasets.Dataset {
+	w := data.T * data.D
+	return &datasets.Dataset{N: 1, T: data.T, D: data.D, X: append([]float64(nil), data.X[i*w:(i+1)*w]...), Y: []float64{data.Y[i]}}
+}
+
+// withSample returns data with sample i replaced by the one sample of z.
+func withSample(data *datasets.Dataset, i int, z *datasets.Dataset) *datasets.Dataset {
+	out := *data
+	w := data.T * data.D
+	out.X = append([]float64(nil), data.X...)
+	out.Y = append([]float64(nil), data.Y...)
+	copy(out.X[i*w:(i+1)*w], z.X)
+	out.Y[i] = z.Y[0]
+	return &out
+}
+
+// TestStabilityRecursionHolds checks the deterministic core of the test
+// bound's proof on every replace-one path: when the hypotheses (G1) and
+// (G2) hold, the paths stay within r' and
+//
+//	||theta_K - theta_K^(i)|| <= exp(eta K kappa' Fbar) (eta G' / n) sum_{k<K} (1 + l(theta_k^(i); z_i')).
+//
+// Tokens have norm <= R by construction, so (G3) holds for the replacements.
+func TestStabilityRecursionHolds(t *testing.T) {
+	c := layers.Config{Heads: 2, Tokens: 3, Dim: 2}
+	const n, steps, R, shrink = 6, 20, 0.5, 30
+	in := randomInstance(t, c, n, R, 61)
+	fresh := randomInstance(t, c, n, R, 62).data // replacements z_i', same law
+	p0 := in.p
+	ev, err := graph.NewEvaluator(c, in.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e0, err := ev.Evaluate(p0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	margins := ev.Phi()
+	for i := range margins {
+		margins[i] *= in.data.Y[i]
+	}
+	b0 := OutputBound(c, p0, R)
+	constants := func(rad float64) Constants { return ConstantsOverBall(c, p0, R, rad) }
+	// A fraction of the theory step for the worst neighbour's initial loss,
+	// so that (G1) and (G2) hold.
+	f0n := e0.Loss + math.Log1p(math.Exp(b0))/n
+	st, err := StepSizeFor(c, p0, R, f0n, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Eta /= shrink
+	pred := NewBounds(BoundInputs{InitialLoss: e0.Loss, Eta: st.Eta, Steps: steps, Samples: n, InitialMargins: margins, OutputBound: b0}, constants)
+	pred.CheckTokenNorm(TokenNorm(fresh))
+	for _, name := range []string{HypNeighbours, HypStability, HypTokenSupport} {
+		if h := pred.hypothesis(name); h.Holds != Holds {
+			t.Fatalf("test setup: %v", h)
+		}
+	}
+	theta0 := p0.Trainable(c, nil)
+	run := func(data *datasets.Dataset, extra *graph.Evaluator) (paths [][]float64, extraLoss []float64) {
+		m, err := graph.NewModel(c, p0, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = graph.GD{StepSize: st.Eta, Steps: steps}.Run(m, graph.RecorderFunc(func(pr graph.Progress) error {
+			paths = append(paths, m.Params().Trainable(c, nil))
+			if extra != nil {
+				e, err := extra.Evaluate(m.Params())
+				if err != nil {
+					return err
+				}
+				extraLoss = append(extraLoss, e.Loss)
+			}
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return paths, extraLoss
+	}
+	base, _ := run(in.data, nil)
+	worst := 0.0
+	for i := 0; i < n; i++ {
+		z := sampleOf(fresh, i)
+		zev, err := graph.NewEvaluator(c, z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, lz := run(withSample(in.data, i, z), zev)
+		var sum float64
+		for k := 0; k < steps; k++ {
+			sum += 1 + lz[k]
+			for _, th := range [][]float64{base[k], other[k]} {
+				if d := norm2(sub(th, theta0)); d > pred.StabilityRadius {
+					t.Fatalf("sample %d step %d: a path is %v from theta_0, outside r' = %v", i, k, d, pred.StabilityRadius)
+				}
+			}
+		}
+		bound := math.Exp(st.Eta*steps*pred.StabilityKappa*pred.LossCeiling) * st.Eta * pred.Lipschitz / n * sum
+		got := norm2(sub(base[steps], other[steps]))
+		if got > bound {
+			t.Errorf("sample %d: ||theta_K - theta_K^(i)|| = %v above the stability bound %v", i, got, bound)
+		}
+		worst = math.Max(worst, got/bound)
+	}
+	t.Logf("eta %.4g, r' %.4g, exp factor %.4g: largest distance / bound %.3g", st.Eta, pred.StabilityRadius,
+		math.Exp(st.Eta*steps*pred.StabilityKappa*pred.LossCeiling), worst)
+}
