@@ -35,6 +35,6 @@ func ExampleHeadSweep() {
 		panic(err)
 	}
 	// Output:
-	// H=1 ok after 20 steps, eta from the theory, training loss 0.600 -> 0.590
-	// H=4 ok after 20 steps, eta from the theory, training loss 0.590 -> 0.572
+	// H=1 ok after 20 steps, eta from the theory, training loss 0.600 -> 0.591
+	// H=4 ok after 20 steps, eta from the theory, training loss 0.590 -> 0.573
 }

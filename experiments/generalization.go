@@ -141,8 +141,9 @@ func boundGap(c Config, lc layers.Config, p0 *layers.Params, train *datasets.Dat
 	if err != nil {
 		return 0, false, err
 	}
-	pred := theory.NewPrediction(cert, eta, theory.ConstantsOverBall(lc, p0, r, 2*cert.Distance))
-	return pred.Test(c.Steps, train.N) - pred.Train(c.Steps), pred.Valid, nil
+	pred := theory.NewPrediction(cert, eta, c.Steps, func(rad float64) theory.Constants { return theory.ConstantsOverBall(lc, p0, r, rad) },
+		theory.OutputBound(lc, p0, r))
+	return pred.Gap(c.Steps, train.N), pred.Valid(), nil
 }
 
 // GeneralizationRow is a parsed row of the generalization metrics.

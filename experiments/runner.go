@@ -341,8 +341,9 @@ func pointTheory(res *PointResult, c Config, s *pointStart) error {
 	}
 	th.Certificate = &CertificateInfo{Eps: Number(cert.Target), Lambda: Number(cert.Lambda), Distance: Number(cert.Distance),
 		Margin: Number(cert.Margin), Loss: Number(cert.Loss), LossBound: Number(cert.LossBound), Attained: cert.Attained}
-	pred := theory.NewPrediction(cert, s.eta, theory.ConstantsOverBall(lc, p0, r, 2*cert.Distance))
-	th.Bound = &BoundInfo{FStar: Number(pred.FStar), Distance: Number(pred.Distance), Eta: Number(pred.Eta), Valid: pred.Valid,
+	pred := theory.NewPrediction(cert, s.eta, c.Steps, func(rad float64) theory.Constants { return theory.ConstantsOverBall(lc, p0, r, rad) },
+		theory.OutputBound(lc, p0, r))
+	th.Bound = &BoundInfo{FStar: Number(pred.FStar), Distance: Number(pred.Distance), Eta: Number(pred.Eta), Valid: pred.Valid(),
 		TrainAtK: Number(pred.Train(c.Steps)), TestAtK: Number(pred.Test(c.Steps, train.N)), Lipschitz: Number(pred.Lipschitz)}
 	return nil
 }

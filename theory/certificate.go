@@ -7,8 +7,8 @@ import (
 
 	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/graph"
-	"github.com/mhattn/mha/layers/ops"
 	"github.com/mhattn/mha/layers"
+	"github.com/mhattn/mha/layers/ops"
 )
 
 // Certificate is a realizability certificate: a parameter theta* =
@@ -23,6 +23,14 @@ type Certificate struct {
 	Loss      float64 // F(theta*) measured
 	Attained  bool    // LossBound <= Target
 	Params    *layers.Params
+	// InitialLoss is F(theta_0) and InitialMargins the y_i Phi(theta_0; X_i)
+	// the bound starts from; the bounds (NewPrediction) use both.
+	InitialLoss    float64
+	InitialMargins []float64
+	// Kappa0 is the curvature bound kappa at theta_0; with Margin it gives
+	// CertificateGain, the most any lambda can gain, to hold against
+	// NeededGain(Target, InitialMargins).
+	Kappa0 float64
 }
 
 // Realize builds the certificate for target loss eps from the NTK of data
@@ -52,7 +60,8 @@ func Realize(model layers.Model, p0 *layers.Params, data *datasets.Dataset, k *N
 	if err != nil {
 		return Certificate{}, err
 	}
-	if _, err := ev.Evaluate(p0); err != nil {
+	e0, err := ev.Evaluate(p0)
+	if err != nil {
 		return Certificate{}, err
 	}
 	margins0 := ev.Phi()
@@ -103,7 +112,8 @@ func Realize(model layers.Model, p0 *layers.Params, data *datasets.Dataset, k *N
 		}
 		prev = l
 	}
-	cert := Certificate{Target: eps, Margin: gammaV, Attained: lambda >= 0}
+	cert := Certificate{Target: eps, Margin: gammaV, Attained: lambda >= 0,
+		InitialLoss: e0.Loss, InitialMargins: margins0, Kappa0: kappa0}
 	if lambda < 0 {
 		lambda = best
 	}

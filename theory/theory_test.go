@@ -419,9 +419,13 @@ func TestStepSizeSolvesItsFixedPoint(t *testing.T) {
 		if want := math.Sqrt(2 * s.Eta * float64(steps) * 0.7); math.Abs(s.Radius-want) > 1e-12*math.Max(1, want) {
 			t.Errorf("K=%d: radius %v, want sqrt(2 eta K F0) = %v", steps, s.Radius, want)
 		}
-		l := ConstantsOverBall(c, in.p, 1.3, s.Radius).Smoothness
+		g := ConstantsOverBall(c, in.p, 1.3, s.Radius).Lipschitz
+		if want := s.Radius + s.Eta*g*math.Min(1, 0.7); math.Abs(s.SegmentRadius-want) > 1e-12*math.Max(1, want) {
+			t.Errorf("K=%d: segment radius %v, want r + eta G(r) min(1, F0) = %v", steps, s.SegmentRadius, want)
+		}
+		l := ConstantsOverBall(c, in.p, 1.3, s.SegmentRadius).Smoothness
 		if prod := s.Eta * l; prod > 1 || prod < 1-1e-9 {
-			t.Errorf("K=%d: eta L(r) = %v, want just below 1", steps, prod)
+			t.Errorf("K=%d: eta L(rho) = %v, want just below 1", steps, prod)
 		}
 	}
 	if _, err := StepSizeFor(c, in.p, 1.3, math.NaN(), 10); err == nil {
@@ -609,28 +613,6 @@ func TestIdealMarginMatchesUFeaturesUnderIdealAttention(t *testing.T) {
 		t.Error("no mask accepted")
 	}
 }
-
-func TestPredictionValidity(t *testing.T) {
-	k := Constants{Lipschitz: 2, WeakConvexity: 0.5, Smoothness: 10}
-	cert := Certificate{Loss: 0.01, Distance: 0.5}
-	if p := NewPrediction(cert, 0.05, k); !p.Valid {
-		t.Error("kappa (2D)^2 = 0.5 and eta L = 0.5: want valid")
-	}
-	if p := NewPrediction(cert, 0.2, k); p.Valid {
-		t.Error("eta L = 2: want invalid")
-	}
-	if p := NewPrediction(Certificate{Loss: 0.01, Distance: 1.5}, 0.05, k); p.Valid {
-		t.Error("kappa (2D)^2 = 4.5: want invalid")
-	}
-	p := NewPrediction(cert, 0.05, k)
-	if got, want := p.Train(100), 2*0.01+0.25/(0.05*100); math.Abs(got-want) > 1e-15 {
-		t.Errorf("train bound %v, want %v", got, want)
-	}
-	if got, want := p.Test(100, 50), p.Train(100)+4*4*(2*0.05*100*0.01+0.25)/50; math.Abs(got-want) > 1e-15 {
-		t.Errorf("test bound %v, want %v", got, want)
-	}
-}
-
 // arch makes the model of c; the configurations of these tests are valid.
 func arch(c layers.Config) layers.Model {
 	m, err := layers.New(c)
