@@ -1,6 +1,9 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Block sizes: a kc x 8 strip of B (16 KiB) stays in L1 while mc/4 micro-
 // blocks of A pass over it; an mc x kc block of A (128 KiB) stays in L2.
@@ -65,24 +68,27 @@ func mul(m, n, k int, a []float64, rs, ks int, b []float64, ldb int, c []float64
 				}
 			}
 		}
-	}
-	// Edges: the last m%4 rows, and the last n%8 columns of the others.
-	for i := 0; i < m; i++ {
-		j0 := n8
-		if i >= m4 {
-			j0 = 0
-		}
-		for j := j0; j < n; j++ {
-			var s float64
-			for p := 0; p < k; p++ {
-				s += a[i*rs+p*ks] * b[p*ldb+j]
+		// Edges: the last m%4 rows, and the last n%8 columns of the others,
+		// by the micro-kernel's rule (see the package doc).
+		for i := 0; i < m; i++ {
+			j0 := n8
+			if i >= m4 {
+				j0 = 0
 			}
-			c[i*ldc+j] += s
+			for j := j0; j < n; j++ {
+				var s float64
+				for p := p0; p < p0+kl; p++ {
+					s = math.FMA(a[i*rs+p*ks], b[p*ldb+j], s)
+				}
+				c[i*ldc+j] += s
+			}
 		}
 	}
 }
 
-// kernel4x8Go is the portable micro-kernel: C[0:4, 0:8] += op(A)[0:4, 0:k] B[0:k, 0:8].
+// kernel4x8Go is the portable micro-kernel: C[0:4, 0:8] += op(A)[0:4, 0:k] B[0:k, 0:8],
+// each sum a chain of fused multiply-adds from zero in p order, added to C
+// once: the operations of kernel4x8FMA, one lane at a time.
 func kernel4x8Go(k int, a []float64, rs, ks int, b []float64, ldb int, c []float64, ldc int) {
 	var acc [4][8]float64
 	for p := 0; p < k; p++ {
@@ -91,7 +97,7 @@ func kernel4x8Go(k int, a []float64, rs, ks int, b []float64, ldb int, c []float
 			x := a[r*rs+p*ks]
 			row := &acc[r]
 			for j, v := range bp {
-				row[j] += x * v
+				row[j] = math.FMA(x, v, row[j])
 			}
 		}
 	}
