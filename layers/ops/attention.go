@@ -192,7 +192,9 @@ func (st *attnState) forwardPart(buf *workBuf, lo, hi int, x, xq, w, u, raw []fl
 				ar, cr := ai[r*t:(r+1)*t], ci[r*t:(r+1)*t]
 				var m float64
 				for s, v := range ar {
-					m += v * cr[s]
+					// The conversion rounds the product, so no compiler
+					// (arm64, GOAMD64=v3) fuses it into the sum.
+					m += float64(v * cr[s])
 				}
 				for s, v := range ar {
 					cr[s] = v * (cr[s] - m)

@@ -284,3 +284,34 @@ func TestPartBounds(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAttentionThreads times the fused op's forward and both backward
+// passes at the reference (n=512, T=16, d=32, H=16) and large (n=1024,
+// H=64) sizes with 1 and 2 goroutines. Run with -cpu 2 (or more).
+func BenchmarkAttentionThreads(b *testing.B) {
+	defer threads.Store(threads.Load())
+	for _, size := range []struct{ n, heads int }{{512, 16}, {1024, 64}} {
+		s := AttentionShape{N: size.n, Tokens: 16, Dim: 32, Rows: 16, Heads: size.heads}
+		c := newAttentionCase(s, 50)
+		cost, wn, un, _, _ := c.build(c.w, c.u)
+		if _, err := G.Grad(cost, wn, un); err != nil {
+			b.Fatal(err)
+		}
+		vm := G.NewTapeMachine(cost.Graph())
+		for _, n := range []int{1, 2} {
+			b.Run(fmt.Sprintf("n%d_H%d/threads%d", size.n, size.heads, n), func(b *testing.B) {
+				if err := SetThreads(n); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					vm.Reset()
+					if err := vm.RunAll(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		vm.Close()
+	}
+}
