@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
 
 	"gonum.org/v1/gonum/diff/fd"
@@ -304,14 +305,27 @@ func BenchmarkAttentionThreads(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
+				cpu0 := cpuSeconds()
 				for i := 0; i < b.N; i++ {
 					vm.Reset()
 					if err := vm.RunAll(); err != nil {
 						b.Fatal(err)
 					}
 				}
+				// CPU time, all threads: equal for 1 and 2 threads when the
+				// parallel passes cost nothing extra; the machine may be shared.
+				b.ReportMetric((cpuSeconds()-cpu0)*1e3/float64(b.N), "cpu-ms/op")
 			})
 		}
 		vm.Close()
 	}
+}
+
+// cpuSeconds is the user and system CPU time of the process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
