@@ -34,7 +34,7 @@ func TestBadKernelExit2(t *testing.T) {
 // Both kernels write the same metrics.csv, byte for byte, and config.json
 // records which one ran (issue 17).
 func TestKernelsWriteSameBytes(t *testing.T) {
-	if !kernel.Available {
+	if !kernel.Available() {
 		t.Skip("no AVX2/FMA: only the portable kernel runs here")
 	}
 	defer kernel.Use(kernel.Name())

@@ -41,7 +41,7 @@ func sameBits(t *testing.T, what string, got, want []float64) {
 // The portable kernels compute the vectorized kernels' bits, so a GD run
 // gives the same losses, gradient and parameters under both (issue 17).
 func TestKernelsGiveSameBits(t *testing.T) {
-	if !kernel.Available {
+	if !kernel.Available() {
 		t.Skip("no AVX2/FMA: only the portable kernel runs here")
 	}
 	defer kernel.Use(kernel.Name())

@@ -101,7 +101,7 @@ func run(t *testing.T, name string, trans bool, m, n, k int, a []float64, lda in
 // every size (edges not multiples of 4 or 8, k = 0, k beyond one K block),
 // with and without accumulation.
 func TestPortableMatchesVectorizedBits(t *testing.T) {
-	if !kernel.Available {
+	if !kernel.Available() {
 		t.Skip("no AVX2/FMA: only the portable kernel runs here")
 	}
 	saved := kernel.Name()

@@ -19,15 +19,17 @@ const (
 // Env is the environment variable read by Select.
 const Env = "MHA_KERNEL"
 
+var available = runtime.GOARCH == "amd64" && cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
 // Available reports whether the vectorized kernel can run on this machine.
-var Available = runtime.GOARCH == "amd64" && cpu.X86.HasAVX2 && cpu.X86.HasFMA
+func Available() bool { return available }
 
 var vectorized atomic.Bool
 
 func init() {
 	// A bad value is reported by Select; here it leaves the automatic choice.
 	if err := Use(os.Getenv(Env)); err != nil {
-		vectorized.Store(Available)
+		vectorized.Store(available)
 	}
 }
 
@@ -38,7 +40,7 @@ func init() {
 // automatic choice in force.
 func Select() (string, error) {
 	if err := Use(os.Getenv(Env)); err != nil {
-		vectorized.Store(Available)
+		vectorized.Store(available)
 		return Name(), fmt.Errorf("%s: %w", Env, err)
 	}
 	return Name(), nil
@@ -50,9 +52,9 @@ func Select() (string, error) {
 func Use(name string) error {
 	switch name {
 	case "", Auto:
-		vectorized.Store(Available)
+		vectorized.Store(available)
 	case Vectorized:
-		if !Available {
+		if !available {
 			return fmt.Errorf("kernel %q needs an amd64 CPU with AVX2 and FMA, this one has none; use %q or %q", name, Auto, Portable)
 		}
 		vectorized.Store(true)

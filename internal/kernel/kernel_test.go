@@ -12,12 +12,12 @@ func TestSelect(t *testing.T) {
 		env, want string
 		err       bool
 	}{
-		{"", map[bool]string{true: Vectorized, false: Portable}[Available], false},
-		{"auto", map[bool]string{true: Vectorized, false: Portable}[Available], false},
+		{"", map[bool]string{true: Vectorized, false: Portable}[available], false},
+		{"auto", map[bool]string{true: Vectorized, false: Portable}[available], false},
 		{"portable", Portable, false},
-		{"vectorized", Vectorized, !Available},
-		{"avx2", map[bool]string{true: Vectorized, false: Portable}[Available], true},
-		{"Portable", map[bool]string{true: Vectorized, false: Portable}[Available], true},
+		{"vectorized", Vectorized, !available},
+		{"avx2", map[bool]string{true: Vectorized, false: Portable}[available], true},
+		{"Portable", map[bool]string{true: Vectorized, false: Portable}[available], true},
 	} {
 		t.Setenv(Env, c.env)
 		got, err := Select()

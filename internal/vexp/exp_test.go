@@ -75,7 +75,7 @@ func expInputs() []float64 {
 // lanes are shuffled across slice positions so that both the assembly and
 // the scalar tail see every value.
 func TestPortableMatchesVectorizedBits(t *testing.T) {
-	if !kernel.Available {
+	if !kernel.Available() {
 		t.Skip("no AVX2/FMA: only the portable kernel runs here")
 	}
 	saved := kernel.Name()
