@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mhattn/mha/internal/kernel"
 	"github.com/sirupsen/logrus"
 )
 
@@ -155,6 +156,9 @@ func Main(name string, run RunFunc, args []string, stdout, stderr io.Writer) int
 	cfg, cli, err := ParseArgs(name, args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
+	}
+	if err == nil {
+		_, err = kernel.Select() // MHA_KERNEL
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, strings.ReplaceAll(err.Error(), "\n", "\n  "))

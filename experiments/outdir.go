@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/mhattn/mha/internal/atomicfile"
+	"github.com/mhattn/mha/internal/kernel"
 )
 
 // InputError is an error the user can fix without touching code: a bad
@@ -42,11 +43,12 @@ type Program struct {
 	Revision string `json:"revision"` // VCS revision when the build recorded one
 	Modified bool   `json:"modified"` // the checkout had uncommitted changes
 	Go       string `json:"go"`
+	Kernel   string `json:"kernel"` // internal/kernel in force: "vectorized" or "portable" (same results)
 }
 
 // ProgramVersion reads the build information of the running binary.
 func ProgramVersion() Program {
-	p := Program{Module: "github.com/mhattn/mha", Version: "(unknown)", Go: runtime.Version()}
+	p := Program{Module: "github.com/mhattn/mha", Version: "(unknown)", Go: runtime.Version(), Kernel: kernel.Name()}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Path != "" {
 			p.Module = bi.Main.Path

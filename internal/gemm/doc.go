@@ -10,7 +10,14 @@
 // On amd64 with AVX2 and FMA the 4 x 8 blocks of C come from an assembly
 // micro-kernel reading A and B in place (no packing: the matrices here are
 // small enough that packing would cost more than it saves); K is blocked so
-// that a strip of B stays in L1 while the rows of A pass over it. Elsewhere
-// the same blocking runs a plain Go kernel. Results do not depend on the
-// kernel beyond rounding: the FMA kernel rounds once per multiply-add.
+// that a strip of B stays in L1 while the rows of A pass over it. Elsewhere,
+// or with MHA_KERNEL=portable (see internal/kernel), the same blocking runs
+// a Go kernel.
+//
+// Every element of C is computed by one rule, whatever the kernel, the
+// shape or the element's place in it: for each block of kc = 256 terms in
+// p order, s = 0, s = fma(op(A)[i,p], B[p,j], s) for each p of the block,
+// then C[i,j] += s (C starts at 0 unless acc is set). The Go kernel and the
+// edges use math.FMA, so the assembly and Go results are the same bits, and
+// a row of C does not change when rows are added to or removed from A.
 package gemm

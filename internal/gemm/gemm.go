@@ -1,6 +1,9 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Block sizes: a kc x 8 strip of B (16 KiB) stays in L1 while mc/4 micro-
 // blocks of A pass over it; an mc x kc block of A (128 KiB) stays in L2.
@@ -65,40 +68,55 @@ func mul(m, n, k int, a []float64, rs, ks int, b []float64, ldb int, c []float64
 				}
 			}
 		}
-	}
-	// Edges: the last m%4 rows, and the last n%8 columns of the others.
-	for i := 0; i < m; i++ {
-		j0 := n8
-		if i >= m4 {
-			j0 = 0
-		}
-		for j := j0; j < n; j++ {
-			var s float64
-			for p := 0; p < k; p++ {
-				s += a[i*rs+p*ks] * b[p*ldb+j]
+		// Edges: the last m%4 rows, and the last n%8 columns of the others,
+		// by the micro-kernel's rule (see the package doc).
+		for i := 0; i < m; i++ {
+			j0 := n8
+			if i >= m4 {
+				j0 = 0
 			}
-			c[i*ldc+j] += s
+			for j := j0; j < n; j++ {
+				var s float64
+				for p := p0; p < p0+kl; p++ {
+					s = math.FMA(a[i*rs+p*ks], b[p*ldb+j], s)
+				}
+				c[i*ldc+j] += s
+			}
 		}
 	}
 }
 
-// kernel4x8Go is the portable micro-kernel: C[0:4, 0:8] += op(A)[0:4, 0:k] B[0:k, 0:8].
+// kernel4x8Go is the portable micro-kernel: C[0:4, 0:8] += op(A)[0:4, 0:k] B[0:k, 0:8],
+// each sum a chain of fused multiply-adds from zero in p order, added to C
+// once: the operations of kernel4x8FMA, one lane at a time. It works in
+// 2 x 4 tiles whose eight sums stay in registers; the tiling changes no
+// element's chain, so not its bits.
 func kernel4x8Go(k int, a []float64, rs, ks int, b []float64, ldb int, c []float64, ldc int) {
-	var acc [4][8]float64
-	for p := 0; p < k; p++ {
-		bp := b[p*ldb : p*ldb+8]
-		for r := 0; r < 4; r++ {
-			x := a[r*rs+p*ks]
-			row := &acc[r]
-			for j, v := range bp {
-				row[j] += x * v
+	for r := 0; r < 4; r += 2 {
+		for j := 0; j < 8; j += 4 {
+			var s00, s01, s02, s03, s10, s11, s12, s13 float64
+			ai, bj := a[r*rs:], b[j:]
+			for p := 0; p < k; p++ {
+				x0, x1 := ai[p*ks], ai[rs+p*ks]
+				bp := bj[p*ldb : p*ldb+4]
+				s00 = math.FMA(x0, bp[0], s00)
+				s01 = math.FMA(x0, bp[1], s01)
+				s02 = math.FMA(x0, bp[2], s02)
+				s03 = math.FMA(x0, bp[3], s03)
+				s10 = math.FMA(x1, bp[0], s10)
+				s11 = math.FMA(x1, bp[1], s11)
+				s12 = math.FMA(x1, bp[2], s12)
+				s13 = math.FMA(x1, bp[3], s13)
 			}
-		}
-	}
-	for r := 0; r < 4; r++ {
-		cr := c[r*ldc : r*ldc+8]
-		for j := range cr {
-			cr[j] += acc[r][j]
+			c0, c1 := c[r*ldc+j:r*ldc+j+4], c[(r+1)*ldc+j:(r+1)*ldc+j+4]
+			c0[0] += s00
+			c0[1] += s01
+			c0[2] += s02
+			c0[3] += s03
+			c1[0] += s10
+			c1[1] += s11
+			c1[2] += s12
+			c1[3] += s13
 		}
 	}
 }

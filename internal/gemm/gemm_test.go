@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mhattn/mha/internal/kernel"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 )
@@ -72,10 +74,91 @@ func TestAgainstDefinition(t *testing.T) {
 }
 
 func TestPortableKernel(t *testing.T) {
-	saved := useFMA
-	defer func() { useFMA = saved }()
-	useFMA = false
+	saved := kernel.Name()
+	defer kernel.Use(saved)
+	if err := kernel.Use(kernel.Portable); err != nil {
+		t.Fatal(err)
+	}
 	TestAgainstDefinition(t)
+}
+
+// run computes NN or TN under the named kernel into a copy of c.
+func run(t *testing.T, name string, trans bool, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, acc bool) []float64 {
+	t.Helper()
+	if err := kernel.Use(name); err != nil {
+		t.Fatal(err)
+	}
+	out := append([]float64(nil), c...)
+	if trans {
+		TN(m, n, k, a, lda, b, ldb, out, ldc, acc)
+	} else {
+		NN(m, n, k, a, lda, b, ldb, out, ldc, acc)
+	}
+	return out
+}
+
+// The portable kernel must give the vectorized kernel's bits exactly, on
+// every size (edges not multiples of 4 or 8, k = 0, k beyond one K block),
+// with and without accumulation.
+func TestPortableMatchesVectorizedBits(t *testing.T) {
+	if !kernel.Available() {
+		t.Skip("no AVX2/FMA: only the portable kernel runs here")
+	}
+	saved := kernel.Name()
+	defer kernel.Use(saved)
+	rng := rand.New(rand.NewPCG(5, 6))
+	sizes := []struct{ m, n, k int }{{0, 3, 2}, {3, 0, 2}, {5, 9, 0}, {1, 1, 1}, {4, 8, 1}, {4, 8, 256}, {4, 8, 257}, {9, 17, 513}, {256, 16, 32}, {16, 512, 32}}
+	for i := 0; i < 300; i++ {
+		sizes = append(sizes, struct{ m, n, k int }{rng.IntN(40), rng.IntN(40), rng.IntN(40)})
+	}
+	for i := 0; i < 20; i++ {
+		sizes = append(sizes, struct{ m, n, k int }{1 + rng.IntN(70), 1 + rng.IntN(70), 200 + rng.IntN(400)})
+	}
+	for _, s := range sizes {
+		for _, trans := range []bool{false, true} {
+			for _, acc := range []bool{false, true} {
+				lda, ldb, ldc := s.k+rng.IntN(3), s.n+rng.IntN(3), s.n+rng.IntN(3)
+				if trans {
+					lda = s.m + rng.IntN(3)
+				}
+				a := random(rng, max(s.m, s.k)*max(lda, 1)+1)
+				b := random(rng, max(s.k, 1)*max(ldb, 1))
+				c := random(rng, max(s.m, 1)*max(ldc, 1))
+				// Scale some entries so that sums cancel and round.
+				for j := range a {
+					if rng.IntN(7) == 0 {
+						a[j] *= 1e8
+					}
+				}
+				vec := run(t, kernel.Vectorized, trans, s.m, s.n, s.k, a, lda, b, ldb, c, ldc, acc)
+				port := run(t, kernel.Portable, trans, s.m, s.n, s.k, a, lda, b, ldb, c, ldc, acc)
+				for j := range vec {
+					if math.Float64bits(vec[j]) != math.Float64bits(port[j]) {
+						t.Fatalf("%+v trans=%v acc=%v: c[%d] = %v vectorized, %v portable", s, trans, acc, j, vec[j], port[j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// A row of C is the same bits whether it is computed alone or inside a
+// bigger product (on the micro-kernel or an edge), so callers may chunk.
+func TestRowsIndependentOfShape(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	m, n, k := 13, 21, 300
+	a, b := random(rng, m*k), random(rng, k*n)
+	all := make([]float64, m*n)
+	NN(m, n, k, a, k, b, n, all, n, false)
+	for i := 0; i < m; i++ {
+		row := make([]float64, n)
+		NN(1, n, k, a[i*k:], k, b, n, row, n, false)
+		for j := range row {
+			if math.Float64bits(row[j]) != math.Float64bits(all[i*n+j]) {
+				t.Fatalf("C[%d,%d] = %v alone, %v in the whole product", i, j, row[j], all[i*n+j])
+			}
+		}
+	}
 }
 
 // BenchmarkNN compares this package with gonum's Dgemm on the shapes of one

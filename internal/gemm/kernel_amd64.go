@@ -3,10 +3,8 @@ package gemm
 import (
 	"unsafe"
 
-	"golang.org/x/sys/cpu"
+	"github.com/mhattn/mha/internal/kernel"
 )
-
-var useFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // kernel4x8FMA is the AVX2/FMA micro-kernel; strides are in bytes.
 //
@@ -14,7 +12,7 @@ var useFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func kernel4x8FMA(k int, a unsafe.Pointer, rs, ks uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr)
 
 func kernel4x8(k int, a []float64, rs, ks int, b []float64, ldb int, c []float64, ldc int) {
-	if !useFMA {
+	if !kernel.IsVectorized() {
 		kernel4x8Go(k, a, rs, ks, b, ldb, c, ldc)
 		return
 	}

@@ -8,6 +8,12 @@
 // 1e-17 relative) by Horner's rule with fused multiply-adds, and scales by
 // 2^k through the exponent bits. The result is within a few ulps of
 // math.Exp for -708 <= x <= 709; below -708 it returns 0 (the true value is
-// under 3.3e-308), NaN stays NaN. Softmax arguments are x - max <= 0.
-// Without AVX2 and FMA, or on other architectures, it is math.Exp.
+// under 3.3e-308), above 709 it returns e^709 (softmax arguments are
+// x - max <= 0, so neither end matters there), NaN stays NaN.
+//
+// On amd64 with AVX2 and FMA the multiple-of-4 prefix of a slice runs in
+// assembly. The rest, and everything with MHA_KERNEL=portable or on other
+// CPUs (see internal/kernel), runs a Go version of one lane that performs
+// the same operations with math.FMA and math.RoundToEven, so every element
+// is the same bits whichever kernel ran and wherever it sat in the slice.
 package vexp

@@ -43,6 +43,13 @@ type AttentionShape struct {
 // allocated once per graph, and its symbolic derivative is two ops, one for
 // U and one for W, that read those buffers. Each softmax row is shifted by
 // its own maximum, as in RowSoftmax.
+//
+// Each pass (forward, U derivative, W derivative) splits the batch into at
+// most 32 parts of consecutive sequences, fixed by N alone, and works on
+// them with up to Threads() goroutines. A part's share of dU and dW is
+// summed over its sequences in order, and the parts' sums are added in part
+// order; every other output belongs to one sequence. So raw, the weights
+// and both gradients are the same bits whatever the number of goroutines.
 func Attention(s AttentionShape, x, xq, w, u *G.Node) (raw, weights *G.Node, err error) {
 	if err := s.check(x, xq, w, u); err != nil {
 		return nil, nil, err
@@ -92,12 +99,14 @@ const chunkRows = 64
 // allocated once, rewritten by every run of the forward op.
 type attnState struct {
 	AttentionShape
-	chunk   int       // sequences per chunk
-	xt      []float64 // per sequence, X^T: [N][d][T]
-	q       []float64 // one chunk's queries or query gradients: [chunk*Rows][H*d]
-	a       []float64 // attention [N][Rows*H][T]
-	centred []float64 // a * (<u, x_s> - sum_s' a_s' <u, x_s'>), same layout
-	scratch []float64 // one sequence's rows: [Rows*H][T]
+	chunk   int        // sequences per chunk
+	bounds  []int      // parts of the batch: part p is sequences [bounds[p], bounds[p+1])
+	bufs    []*workBuf // scratch of each goroutine
+	xt      []float64  // per sequence, X^T: [N][d][T]
+	a       []float64  // attention [N][Rows*H][T]
+	centred []float64  // a * (<u, x_s> - sum_s' a_s' <u, x_s'>), same layout
+	partU   []float64  // per part, its sequences' share of dU (shared U only)
+	partW   []float64  // per part, its sequences' share of dW (shared W only)
 	raw     *tensor.Dense
 	weights *tensor.Dense
 	gradU   *tensor.Dense
@@ -109,16 +118,15 @@ func newAttnState(s AttentionShape) *attnState {
 	st := &attnState{
 		AttentionShape: s,
 		chunk:          max(1, min(s.N, chunkRows/s.Rows)),
+		bounds:         partBounds(s.N),
 		xt:             make([]float64, s.N*s.Dim*s.Tokens),
 		a:              make([]float64, s.N*rowsH*s.Tokens),
 		centred:        make([]float64, s.N*rowsH*s.Tokens),
-		scratch:        make([]float64, rowsH*s.Tokens),
 		raw:            tensor.New(tensor.WithShape(s.N), tensor.Of(tensor.Float64)),
 	}
 	if s.PerSample {
 		st.chunk = 1
 	}
-	st.q = make([]float64, st.chunk*s.Rows*s.Heads*s.Dim)
 	return st
 }
 
@@ -138,12 +146,19 @@ func (st *attnState) uShape() tensor.Shape {
 
 // forward fills xt, a, centred and raw.
 func (st *attnState) forward(x, xq, w, u []float64) {
-	n, t, d, rows := st.N, st.Tokens, st.Dim, st.Rows
+	raw := st.raw.Data().([]float64)
+	st.forParts(func(buf *workBuf, p int) {
+		st.forwardPart(buf, st.bounds[p], st.bounds[p+1], x, xq, w, u, raw)
+	})
+}
+
+// forwardPart is forward for sequences lo..hi-1.
+func (st *attnState) forwardPart(buf *workBuf, lo, hi int, x, xq, w, u, raw []float64) {
+	t, d, rows := st.Tokens, st.Dim, st.Rows
 	hd := st.Heads * d
 	rowsH := rows * st.Heads
 	td := t * d
-	raw := st.raw.Data().([]float64)
-	for i := 0; i < n; i++ {
+	for i := lo; i < hi; i++ {
 		xi, xti := x[i*td:(i+1)*td], st.xt[i*td:(i+1)*td]
 		for s := 0; s < t; s++ {
 			for k := 0; k < d; k++ {
@@ -151,17 +166,17 @@ func (st *attnState) forward(x, xq, w, u []float64) {
 			}
 		}
 	}
-	for i0 := 0; i0 < n; i0 += st.chunk {
-		c := min(st.chunk, n-i0)
+	for i0 := lo; i0 < hi; i0 += st.chunk {
+		c := min(st.chunk, hi-i0)
 		wi := w
 		if st.PerSample {
 			wi = w[i0*d*hd:]
 		}
 		// Queries of the chunk: (c*Rows x d)(d x H*d); sequence i's block
 		// read as (Rows*H x d) has row r*H+h = q_{i,r,h}.
-		gemm.NN(c*rows, hd, d, xq[i0*rows*d:], d, wi, hd, st.q, hd, false)
+		gemm.NN(c*rows, hd, d, xq[i0*rows*d:], d, wi, hd, buf.q, hd, false)
 		for i := i0; i < i0+c; i++ {
-			qi := st.q[(i-i0)*rows*hd:]
+			qi := buf.q[(i-i0)*rows*hd:]
 			xti := st.xt[i*td : (i+1)*td]
 			ai := st.a[i*rowsH*t : (i+1)*rowsH*t]
 			ci := st.centred[i*rowsH*t : (i+1)*rowsH*t]
@@ -177,7 +192,9 @@ func (st *attnState) forward(x, xq, w, u []float64) {
 				ar, cr := ai[r*t:(r+1)*t], ci[r*t:(r+1)*t]
 				var m float64
 				for s, v := range ar {
-					m += v * cr[s]
+					// The conversion rounds the product, so no compiler
+					// (arm64, GOAMD64=v3) fuses it into the sum.
+					m += float64(v * cr[s])
 				}
 				for s, v := range ar {
 					cr[s] = v * (cr[s] - m)
@@ -211,18 +228,28 @@ func gradAt(g []float64, i int) float64 {
 // backwardU fills gradU: dU_{r,h} = sum_i g_i sum_s a_{i,r,h,s} x_{i,s}.
 func (st *attnState) backwardU(x, g []float64) {
 	t, d, rowsH := st.Tokens, st.Dim, st.Rows*st.Heads
+	size := rowsH * d
 	gu := st.gradU.Data().([]float64)
-	for i := 0; i < st.N; i++ {
-		gi := gradAt(g, i)
-		for k, v := range st.a[i*rowsH*t : (i+1)*rowsH*t] {
-			st.scratch[k] = gi * v
+	if !st.PerSample && st.partU == nil {
+		st.partU = make([]float64, (len(st.bounds)-1)*size)
+	}
+	st.forParts(func(buf *workBuf, p int) {
+		lo, hi := st.bounds[p], st.bounds[p+1]
+		for i := lo; i < hi; i++ {
+			gi := gradAt(g, i)
+			for k, v := range st.a[i*rowsH*t : (i+1)*rowsH*t] {
+				buf.scratch[k] = gi * v
+			}
+			xi := x[i*t*d : (i+1)*t*d]
+			if st.PerSample {
+				gemm.NN(rowsH, d, t, buf.scratch, t, xi, d, gu[i*size:], d, false)
+			} else {
+				gemm.NN(rowsH, d, t, buf.scratch, t, xi, d, st.partU[p*size:], d, i > lo)
+			}
 		}
-		xi := x[i*t*d : (i+1)*t*d]
-		if st.PerSample {
-			gemm.NN(rowsH, d, t, st.scratch, t, xi, d, gu[i*rowsH*d:], d, false)
-		} else {
-			gemm.NN(rowsH, d, t, st.scratch, t, xi, d, gu, d, i > 0)
-		}
+	})
+	if !st.PerSample {
+		sumParts(gu, st.partU)
 	}
 }
 
@@ -233,21 +260,31 @@ func (st *attnState) backwardW(x, xq, g []float64) {
 	t, d, rows := st.Tokens, st.Dim, st.Rows
 	hd := st.Heads * d
 	rowsH := rows * st.Heads
+	size := d * hd
 	gw := st.gradW.Data().([]float64)
-	for i0 := 0; i0 < st.N; i0 += st.chunk {
-		c := min(st.chunk, st.N-i0)
-		for i := i0; i < i0+c; i++ {
-			gi := gradAt(g, i)
-			for k, v := range st.centred[i*rowsH*t : (i+1)*rowsH*t] {
-				st.scratch[k] = gi * v
+	if !st.PerSample && st.partW == nil {
+		st.partW = make([]float64, (len(st.bounds)-1)*size)
+	}
+	st.forParts(func(buf *workBuf, p int) {
+		lo, hi := st.bounds[p], st.bounds[p+1]
+		for i0 := lo; i0 < hi; i0 += st.chunk {
+			c := min(st.chunk, hi-i0)
+			for i := i0; i < i0+c; i++ {
+				gi := gradAt(g, i)
+				for k, v := range st.centred[i*rowsH*t : (i+1)*rowsH*t] {
+					buf.scratch[k] = gi * v
+				}
+				gemm.NN(rowsH, d, t, buf.scratch, t, x[i*t*d:(i+1)*t*d], d, buf.q[(i-i0)*rows*hd:], d, false)
 			}
-			gemm.NN(rowsH, d, t, st.scratch, t, x[i*t*d:(i+1)*t*d], d, st.q[(i-i0)*rows*hd:], d, false)
+			if st.PerSample {
+				gemm.TN(d, hd, rows, xq[i0*rows*d:], d, buf.q, hd, gw[i0*size:], hd, false)
+			} else {
+				gemm.TN(d, hd, c*rows, xq[i0*rows*d:], d, buf.q, hd, st.partW[p*size:], hd, i0 > lo)
+			}
 		}
-		if st.PerSample {
-			gemm.TN(d, hd, rows, xq[i0*rows*d:], d, st.q, hd, gw[i0*d*hd:], hd, false)
-		} else {
-			gemm.TN(d, hd, c*rows, xq[i0*rows*d:], d, st.q, hd, gw, hd, i0 > 0)
-		}
+	})
+	if !st.PerSample {
+		sumParts(gw, st.partW)
 	}
 }
 

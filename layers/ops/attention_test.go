@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
+	"syscall"
 	"testing"
 
 	"gonum.org/v1/gonum/diff/fd"
@@ -42,7 +44,7 @@ func newAttentionCase(s AttentionShape, seed uint64) *attentionCase {
 }
 
 // build returns the cost node and the W and U input nodes of a fresh graph.
-func (c *attentionCase) build(w, u []float64) (cost, wn, un, raw *G.Node) {
+func (c *attentionCase) build(w, u []float64) (cost, wn, un, raw, weights *G.Node) {
 	s := c.s
 	g := G.NewGraph()
 	val := func(v []float64, shape ...int) G.NodeConsOpt {
@@ -53,11 +55,11 @@ func (c *attentionCase) build(w, u []float64) (cost, wn, un, raw *G.Node) {
 	wn = G.NewTensor(g, tensor.Float64, len(c.wShape), G.WithShape(c.wShape...), G.WithName("w"), val(w, c.wShape...))
 	un = G.NewTensor(g, tensor.Float64, len(c.uShp), G.WithShape(c.uShp...), G.WithName("u"), val(u, c.uShp...))
 	coef := G.NewVector(g, tensor.Float64, G.WithShape(s.N), G.WithName("coef"), val(c.coef, s.N))
-	raw, _, err := Attention(s, x, xq, wn, un)
+	raw, weights, err := Attention(s, x, xq, wn, un)
 	if err != nil {
 		panic(err)
 	}
-	return G.Must(G.Sum(G.Must(G.HadamardProd(raw, coef)))), wn, un, raw
+	return G.Must(G.Sum(G.Must(G.HadamardProd(raw, coef)))), wn, un, raw, weights
 }
 
 // naiveRaw is raw_i by the definition, one sequence, head and query at a time.
@@ -121,7 +123,7 @@ func TestAttentionMatchesDefinition(t *testing.T) {
 // runAttention evaluates raw at w and u in a fresh graph.
 func runAttention(t *testing.T, c *attentionCase, w, u []float64) []float64 {
 	t.Helper()
-	_, _, _, raw := c.build(w, u)
+	_, _, _, raw, _ := c.build(w, u)
 	var v G.Value
 	read := G.Read(raw, &v)
 	vm := G.NewTapeMachine(raw.Graph().ExactSubgraphRoots(read))
@@ -136,7 +138,7 @@ func TestAttentionGradient(t *testing.T) {
 	for k, s := range attentionShapes() {
 		t.Run(fmt.Sprintf("%+v", s), func(t *testing.T) {
 			c := newAttentionCase(s, uint64(10+k))
-			cost, wn, un, _ := c.build(c.w, c.u)
+			cost, wn, un, _, _ := c.build(c.w, c.u)
 			grads, err := G.Grad(cost, wn, un)
 			if err != nil {
 				t.Fatal(err)
@@ -192,4 +194,138 @@ func TestAttentionSaturatedWeights(t *testing.T) {
 			t.Fatalf("raw[%d] = %v, definition %v", i, got[i], want[i])
 		}
 	}
+}
+
+// runAll evaluates raw, the weights and both gradients in one graph, run
+// twice so that the second run reuses every buffer of the first.
+func runAll(t *testing.T, c *attentionCase) [][]float64 {
+	t.Helper()
+	cost, wn, un, raw, weights := c.build(c.w, c.u)
+	grads, err := G.Grad(cost, wn, un)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]G.Value, 4)
+	roots := G.Nodes{G.Read(raw, &vals[0]), G.Read(weights, &vals[1]), G.Read(grads[0], &vals[2]), G.Read(grads[1], &vals[3])}
+	vm := G.NewTapeMachine(cost.Graph().ExactSubgraphRoots(roots...))
+	defer vm.Close()
+	for run := 0; run < 2; run++ {
+		vm.Reset()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([][]float64, len(vals))
+	for k, v := range vals {
+		out[k] = append([]float64(nil), v.Data().([]float64)...)
+	}
+	return out
+}
+
+// The parts of a batch and the order their gradient sums are added in
+// depend on N alone, so every output is the same bits for any number of
+// goroutines.
+func TestAttentionBitIdenticalAcrossThreads(t *testing.T) {
+	defer threads.Store(threads.Load())
+	shapes := append(attentionShapes(),
+		AttentionShape{N: 77, Tokens: 5, Dim: 3, Rows: 5, Heads: 3}, // parts of 2 and 3 sequences, chunks inside parts
+		AttentionShape{N: 100, Tokens: 4, Dim: 9, Rows: 1, Heads: 2},
+		AttentionShape{N: 33, Tokens: 16, Dim: 8, Rows: 16, Heads: 4},
+		AttentionShape{N: 37, Tokens: 3, Dim: 2, Rows: 1, Heads: 2, PerSample: true},
+	)
+	names := []string{"raw", "weights", "dW", "dU"}
+	for k, s := range shapes {
+		t.Run(fmt.Sprintf("%+v", s), func(t *testing.T) {
+			c := newAttentionCase(s, uint64(40+k))
+			var want [][]float64
+			for _, n := range []int{1, 2, 3, 8} {
+				if err := SetThreads(n); err != nil {
+					t.Fatal(err)
+				}
+				got := runAll(t, c)
+				if want == nil {
+					want = got
+					continue
+				}
+				for o := range want {
+					for i := range want[o] {
+						if math.Float64bits(got[o][i]) != math.Float64bits(want[o][i]) {
+							t.Fatalf("%s[%d] = %v with %d threads, %v with 1", names[o], i, got[o][i], n, want[o][i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestSetThreads(t *testing.T) {
+	defer threads.Store(threads.Load())
+	for _, n := range []int{0, -1} {
+		err := SetThreads(n)
+		if err == nil || !strings.Contains(err.Error(), "threads") || !strings.Contains(err.Error(), ">= 1") {
+			t.Errorf("SetThreads(%d): %v, want an error naming threads and >= 1", n, err)
+		}
+	}
+	if err := SetThreads(3); err != nil || Threads() != 3 {
+		t.Errorf("SetThreads(3): %v, Threads() = %d", err, Threads())
+	}
+}
+
+func TestPartBounds(t *testing.T) {
+	for _, n := range []int{1, 2, 31, 32, 33, 77, 512, 1000} {
+		b := partBounds(n)
+		if b[0] != 0 || b[len(b)-1] != n || len(b)-1 != min(n, maxParts) {
+			t.Fatalf("n=%d: bounds %v", n, b)
+		}
+		for p := 1; p < len(b); p++ {
+			if size := b[p] - b[p-1]; size < n/maxParts || size > n/maxParts+1 || size == 0 {
+				t.Fatalf("n=%d: part %d has %d sequences", n, p-1, size)
+			}
+		}
+	}
+}
+
+// BenchmarkAttentionThreads times the fused op's forward and both backward
+// passes at the reference (n=512, T=16, d=32, H=16) and large (n=1024,
+// H=64) sizes with 1 and 2 goroutines. Run with -cpu 2 (or more).
+func BenchmarkAttentionThreads(b *testing.B) {
+	defer threads.Store(threads.Load())
+	for _, size := range []struct{ n, heads int }{{512, 16}, {1024, 64}} {
+		s := AttentionShape{N: size.n, Tokens: 16, Dim: 32, Rows: 16, Heads: size.heads}
+		c := newAttentionCase(s, 50)
+		cost, wn, un, _, _ := c.build(c.w, c.u)
+		if _, err := G.Grad(cost, wn, un); err != nil {
+			b.Fatal(err)
+		}
+		vm := G.NewTapeMachine(cost.Graph())
+		for _, n := range []int{1, 2} {
+			b.Run(fmt.Sprintf("n%d_H%d/threads%d", size.n, size.heads, n), func(b *testing.B) {
+				if err := SetThreads(n); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				cpu0 := cpuSeconds()
+				for i := 0; i < b.N; i++ {
+					vm.Reset()
+					if err := vm.RunAll(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				// CPU time, all threads: equal for 1 and 2 threads when the
+				// parallel passes cost nothing extra; the machine may be shared.
+				b.ReportMetric((cpuSeconds()-cpu0)*1e3/float64(b.N), "cpu-ms/op")
+			})
+		}
+		vm.Close()
+	}
+}
+
+// cpuSeconds is the user and system CPU time of the process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

@@ -21,7 +21,11 @@
 // intermediates. Its products run on internal/gemm and its softmax
 // exponentials on internal/vexp; its intermediates and outputs live in
 // buffers owned by the op and reused by every run, so one graph must not be
-// run from two goroutines at once (separate graphs are independent). Its
+// run from two goroutines at once (separate graphs are independent). Inside
+// one run, each pass works on fixed parts of the batch with up to Threads()
+// goroutines (SetThreads; GOMAXPROCS by default) and adds the parts'
+// gradients in part order, so its results are the same bits for any number
+// of goroutines, and, through internal/kernel, for either kernel. Its
 // softmax is SoftmaxRows, the same per-row-max routine behind RowSoftmax;
 // the model uses Attention, and RowSoftmax stays as the building block for
 // attention variants composed from ordinary Gorgonia ops.
