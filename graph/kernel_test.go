@@ -23,7 +23,7 @@ func gdRun(t *testing.T, c layers.Config, n int, steps int) (losses, grad, theta
 	if err != nil {
 		t.Fatal(err)
 	}
-	return losses, m.Gradient(nil), m.Params().Trainable(c, nil)
+	return losses, m.Gradient(nil), m.Params().Trainable(arch(nil, c), nil)
 }
 
 func sameBits(t *testing.T, what string, got, want []float64) {
