@@ -472,7 +472,10 @@ func TestBadSettings(t *testing.T) {
 		{"tol<0", call(func() error { _, err := q.Negative(-1); return err }), "spectrum.tol = -1: must be in [0, inf)"},
 		{"block=0", call(func() error { _, err := spectrum.Gram(grads, nil, 0); return err }), "spectrum.block = 0: must be >= 1"},
 		{"labels", call(func() error { _, err := spectrum.Gram(grads, []float64{1}, 2); return err }), "spectrum.labels: has 1 entries: must have n = 4"},
-		{"n=0", call(func() error { _, err := spectrum.Gram(spectrum.Gradients{P: 1, Write: grads.Write}, nil, 1); return err }), "spectrum.n = 0: must be >= 1"},
+		{"n=0", call(func() error {
+			_, err := spectrum.Gram(spectrum.Gradients{P: 1, Write: grads.Write}, nil, 1)
+			return err
+		}), "spectrum.n = 0: must be >= 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.run()
