@@ -33,11 +33,11 @@ func Extremes(op Operator, k, iterations int, seed uint64) (Extremal, error) {
 	if err := op.check(); err != nil {
 		return Extremal{}, err
 	}
-	if k < 1 || k > op.Dim {
-		return Extremal{}, fmt.Errorf("spectrum.k = %d: must be in [1, dim=%d]", k, op.Dim)
+	if err := checkK(k, op.Dim); err != nil {
+		return Extremal{}, err
 	}
-	if iterations < k {
-		return Extremal{}, fmt.Errorf("spectrum.iterations = %d: must be >= k = %d (steps beyond dim = %d are not taken)", iterations, k, op.Dim)
+	if err := checkIterations(iterations, k, op.Dim); err != nil {
+		return Extremal{}, err
 	}
 	m := min(iterations, op.Dim)
 	rng := newRand(seed, streamExtremes)

@@ -43,8 +43,8 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 	if g.Write == nil {
 		return nil, errors.New("spectrum.write: must not be nil")
 	}
-	if block < 1 {
-		return nil, fmt.Errorf("spectrum.block = %d: must be >= 1", block)
+	if err := checkCount("block", block); err != nil {
+		return nil, err
 	}
 	if labels != nil && len(labels) != g.N {
 		return nil, fmt.Errorf("spectrum.labels: has %d entries: must have n = %d (or be nil)", len(labels), g.N)

@@ -26,11 +26,11 @@ func SLQ(op Operator, starts, iterations int, seed uint64) (*Quadrature, error) 
 	if err := op.check(); err != nil {
 		return nil, err
 	}
-	if starts < 1 {
-		return nil, fmt.Errorf("spectrum.probes = %d: must be >= 1", starts)
+	if err := checkCount("starts", starts); err != nil {
+		return nil, err
 	}
-	if iterations < 1 {
-		return nil, fmt.Errorf("spectrum.iterations = %d: must be >= 1 (steps beyond dim = %d are not taken)", iterations, op.Dim)
+	if err := checkIterations(iterations, 1, op.Dim); err != nil {
+		return nil, err
 	}
 	m := min(iterations, op.Dim)
 	rng := newRand(seed, streamSLQ)
@@ -77,8 +77,8 @@ func (q *Quadrature) Grid(points int, sigma float64) ([]float64, error) {
 	if points < 2 {
 		return nil, fmt.Errorf("spectrum.points = %d: must be >= 2", points)
 	}
-	if !(sigma > 0) || math.IsInf(sigma, 1) {
-		return nil, fmt.Errorf("spectrum.sigma = %v: must be in (0, inf)", sigma)
+	if err := checkSigma(sigma); err != nil {
+		return nil, err
 	}
 	lo, hi := q.Range()
 	lo, hi = lo-6*sigma, hi+6*sigma
@@ -101,8 +101,8 @@ func (q *Quadrature) Grid(points int, sigma float64) ([]float64, error) {
 // (about 1% of the spectral width is a common choice) and narrow enough to
 // keep the features of interest, such as the mass just below 0.
 func (q *Quadrature) Density(grid []float64, sigma float64) ([]float64, error) {
-	if !(sigma > 0) || math.IsInf(sigma, 1) {
-		return nil, fmt.Errorf("spectrum.sigma = %v: must be in (0, inf)", sigma)
+	if err := checkSigma(sigma); err != nil {
+		return nil, err
 	}
 	out := make([]float64, len(grid))
 	c := float64(q.Dim) / float64(len(q.Nodes)) / (sigma * math.Sqrt(2*math.Pi))

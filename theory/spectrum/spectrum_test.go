@@ -463,7 +463,7 @@ func TestBadSettings(t *testing.T) {
 		{"dim=0", call(func() error { _, err := spectrum.Trace(spectrum.Operator{Apply: op.Apply}, 1, 1); return err }), "spectrum.dim = 0: must be >= 1"},
 		{"nil apply", call(func() error { _, err := spectrum.Trace(spectrum.Operator{Dim: 3}, 1, 1); return err }), "spectrum.apply: must not be nil"},
 		{"probes=0", call(func() error { _, err := spectrum.Trace(op, 0, 1); return err }), "spectrum.probes = 0: must be >= 1"},
-		{"starts=0", call(func() error { _, err := spectrum.SLQ(op, 0, 5, 1); return err }), "spectrum.probes = 0: must be >= 1"},
+		{"starts=0", call(func() error { _, err := spectrum.SLQ(op, 0, 5, 1); return err }), "spectrum.starts = 0: must be >= 1"},
 		{"slq iters=0", call(func() error { _, err := spectrum.SLQ(op, 1, 0, 1); return err }), "spectrum.iterations = 0: must be >= 1"},
 		{"sigma=0", call(func() error { _, err := q.Density([]float64{0}, 0); return err }), "spectrum.sigma = 0: must be in (0, inf)"},
 		{"sigma<0 grid", call(func() error { _, err := q.Grid(10, -1); return err }), "spectrum.sigma = -1: must be in (0, inf)"},
@@ -472,6 +472,10 @@ func TestBadSettings(t *testing.T) {
 		{"tol<0", call(func() error { _, err := q.Negative(-1); return err }), "spectrum.tol = -1: must be in [0, inf)"},
 		{"block=0", call(func() error { _, err := spectrum.Gram(grads, nil, 0); return err }), "spectrum.block = 0: must be >= 1"},
 		{"labels", call(func() error { _, err := spectrum.Gram(grads, []float64{1}, 2); return err }), "spectrum.labels: has 1 entries: must have n = 4"},
+		{"settings", call(func() error {
+			return spectrum.Settings{K: 41, Iterations: 3, Starts: 2, Sigma: math.Inf(1), Block: 1}.Validate(40)
+		}),
+			"spectrum.k = 41: must be in [1, dim=40]\nspectrum.iterations = 3: must be >= k = 41 (steps beyond dim = 40 are not taken)\nspectrum.probes = 0: must be >= 1\nspectrum.sigma = +Inf: must be in (0, inf)"},
 		{"n=0", call(func() error {
 			_, err := spectrum.Gram(spectrum.Gradients{P: 1, Write: grads.Write}, nil, 1)
 			return err
@@ -502,5 +506,15 @@ func TestNonFiniteOperator(t *testing.T) {
 	}
 	if _, err := spectrum.SLQ(op, 2, 2, 1); err == nil {
 		t.Error("SLQ: no error for NaN")
+	}
+}
+
+func TestSettingsValid(t *testing.T) {
+	good := spectrum.Settings{K: 5, Iterations: 20, Probes: 10, Starts: 2, Sigma: 1e-3, Block: 128}
+	if err := good.Validate(40); err != nil {
+		t.Errorf("valid settings: %v", err)
+	}
+	if err := good.Validate(4); err == nil || !strings.Contains(err.Error(), "spectrum.k = 5: must be in [1, dim=4]") {
+		t.Errorf("k above dim: error %v", err)
 	}
 }

@@ -1,9 +1,6 @@
 package spectrum
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // TraceEstimate is Hutchinson's estimate of tr H.
 type TraceEstimate struct {
@@ -21,8 +18,8 @@ func Trace(op Operator, probes int, seed uint64) (TraceEstimate, error) {
 	if err := op.check(); err != nil {
 		return TraceEstimate{}, err
 	}
-	if probes < 1 {
-		return TraceEstimate{}, fmt.Errorf("spectrum.probes = %d: must be >= 1", probes)
+	if err := checkCount("probes", probes); err != nil {
+		return TraceEstimate{}, err
 	}
 	rng := newRand(seed, streamTrace)
 	z, hz := make([]float64, op.Dim), make([]float64, op.Dim)
