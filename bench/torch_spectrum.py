@@ -18,8 +18,8 @@ the PyTorch way:
            weights from torch.linalg.eigh, density on a 512-point grid.
   gram     labelled NTK Gram from per-sample gradients by functorch
            vmap(grad(phi)) in blocks of `block` samples, the same schedule
-           as spectrum.Gram (block pairs (i, j <= i), at most two blocks
-           held).
+           as spectrum.Gram (1 + nb(nb-1)/2 block writes, at most two
+           blocks held).
 
 Protocol (one command per line on stdin, one JSON answer per line):
     check          -> relative differences to the Go side's loss, HVP
@@ -151,17 +151,33 @@ def main():
         return torch.cat([gU.reshape(i1 - i0, -1), gW.reshape(i1 - i0, -1)], dim=1)
 
     def gram(block):
+        # spectrum.Gram's schedule: block 0 stays while 1..nb-1 visit (their
+        # diagonal blocks then), the last visitor stays while 1..a-1 visit,
+        # and so on; 1 + nb(nb-1)/2 block writes, two blocks held.
         K = torch.zeros(n, n, dtype=torch.float64)
+        nb = (n + block - 1) // block
+        rng = lambda b: slice(b * block, min((b + 1) * block, n))
+
+        def pair(i, j, Gi, Gj):
+            K[rng(i), rng(j)] = Gi @ Gj.T
+            if i != j:
+                K[rng(j), rng(i)] = K[rng(i), rng(j)].T
+
         with torch.no_grad():
-            for i0 in range(0, n, block):
-                i1 = min(i0 + block, n)
-                A = block_grads(i0, i1)
-                K[i0:i1, i0:i1] = A @ A.T
-                for j0 in range(0, i0, block):
-                    j1 = min(j0 + block, n)
-                    B = block_grads(j0, j1)
-                    K[i0:i1, j0:j1] = A @ B.T
-                    K[j0:j1, i0:i1] = K[i0:i1, j0:j1].T
+            a, A = 0, block_grads(0, min(block, n))
+            pair(0, 0, A, A)
+            first = True
+            while True:
+                last = nb - 1 if first else a - 1
+                if last < 1:
+                    break
+                for b in range(1, last + 1):
+                    rb = rng(b)
+                    B = block_grads(rb.start, rb.stop)
+                    pair(b, a, B, A)
+                    if first:
+                        pair(b, b, B, B)
+                a, A, first = last, B, False
         return K * y[:, None] * y[None, :]
 
     print(json.dumps({"ready": True, "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)

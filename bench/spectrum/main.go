@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mhattn/mha/datasets"
@@ -48,9 +49,10 @@ func main() {
 	threads := flag.Int("threads", 1, "threads on each side")
 	python := flag.String("python", "/usr/bin/python3", "interpreter that sees Debian's python3-torch")
 	noTorch := flag.Bool("notorch", false, "time the Go side only")
+	only := flag.String("only", "extremes,trace,slq,gram", "comma-separated instruments to race")
 	flag.Parse()
 	runtime.GOMAXPROCS(*threads)
-	if err := run(*n, *tokens, *dim, *heads, *k, *iters, *probes, *starts, *block, *reps, *threads, *python, *noTorch); err != nil {
+	if err := run(*n, *tokens, *dim, *heads, *k, *iters, *probes, *starts, *block, *reps, *threads, *python, *noTorch, strings.Split(*only, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/spectrum:", err)
 		os.Exit(1)
 	}
@@ -111,7 +113,7 @@ func startTorch(python, dir string, threads int) (*torchSide, string, error) {
 	return p, fmt.Sprintf("PyTorch %s, %d thread(s)", hello.Torch, hello.Threads), nil
 }
 
-func run(n, tokens, dim, heads, k, iters, probes, starts, block, reps, threads int, python string, noTorch bool) error {
+func run(n, tokens, dim, heads, k, iters, probes, starts, block, reps, threads int, python string, noTorch bool, only []string) error {
 	cfg := layers.Config{Heads: heads, Tokens: tokens, Dim: dim}
 	mix := datasets.DefaultMixture()
 	mix.Dim, mix.Tokens = dim, tokens
@@ -234,7 +236,7 @@ func run(n, tokens, dim, heads, k, iters, probes, starts, block, reps, threads i
 			_, err = q.Density(grid, 1e-3)
 			return err
 		}, fmt.Sprintf("slq %d %d", starts, iters)},
-		{"gram", fmt.Sprintf("n=%d, blocks of %d: %d block gradient writes", n, block, nb*(nb+1)/2), func() error {
+		{"gram", fmt.Sprintf("n=%d, blocks of %d: %d block gradient writes", n, block, 1+nb*(nb-1)/2), func() error {
 			_, err := spectrum.Gram(grads, data.Y, block)
 			return err
 		}, fmt.Sprintf("gram %d", block)},
@@ -242,6 +244,9 @@ func run(n, tokens, dim, heads, k, iters, probes, starts, block, reps, threads i
 	fmt.Println("| instrument | work | ours s (range) | PyTorch s (range) | ours/PyTorch |")
 	fmt.Println("| --- | --- | --- | --- | --- |")
 	for _, in := range instruments {
+		if !slices.Contains(only, in.name) {
+			continue
+		}
 		var oursT, torchT []float64
 		for r := 0; r < reps; r++ {
 			t0 := time.Now()

@@ -113,7 +113,7 @@ func BenchmarkSLQ(b *testing.B) {
 	}
 }
 
-// BenchmarkGram times the labelled NTK Gram in blocks of 128 samples (10
+// BenchmarkGram times the labelled NTK Gram in blocks of 128 samples (7
 // block writes of per-sample gradients, 2 x 128 x P numbers held);
 // BenchmarkGramOneShot holds all n x P.
 func BenchmarkGram(b *testing.B)        { benchGram(b, benchBlock) }
@@ -157,6 +157,24 @@ func BenchmarkGramProducts(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := spectrum.Gram(grads, data.Y, 512); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSampleGradients times one block of 128 per-sample gradients,
+// the unit of work Gram repeats.
+func BenchmarkSampleGradients(b *testing.B) {
+	_, c, p, data := referenceModel(b)
+	sg, err := graph.NewSampleGradients(c, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sub := subset(data, 0, benchBlock)
+	dst := make([]float64, benchBlock*c.NumTrainable())
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := sg.Compute(p, sub, dst); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 
 	"runtime"
 	"sync"
+
+	"github.com/mhattn/mha/internal/gemm"
 )
 
 // Gradients writes per-sample gradients: Write(i0, i1, dst) fills the
@@ -21,14 +23,16 @@ type Gradients struct {
 
 // Gram returns the n x n empirical NTK Gram matrix K_ij = <g_i, g_j>
 // (row-major), times y_i y_j when labels is not nil (len N), computed in
-// blocks of block samples: block i of rows is written once per block
-// pair (i, j <= i), so at most 2 x block x P gradient numbers are held at
-// once and blocks are written nb (nb + 1) / 2 times for nb = ceil(N /
-// block). Choose block as large as memory allows: block >= N is the
-// one-shot Gram with one write.
+// blocks of block samples with two block buffers, so at most
+// 2 x block x P gradient numbers are held at once. Each pair of blocks
+// must meet in the buffers once; the schedule keeps the last visitor
+// resident for the next round, so blocks are written 1 + nb (nb - 1) / 2
+// times for nb = ceil(N / block) (the plain i, j <= i loop takes
+// nb (nb + 1) / 2). Choose block as large as memory allows: block >= N is
+// the one-shot Gram with one write.
 //
 // Each entry is a dot product of two whole rows summed in an order fixed
-// by P alone (chunks of gramChunk in sequence, each summed term by term), whatever the block size and
+// by P alone (chunks of gramChunk in sequence, each through the same micro-kernel), whatever the block size and
 // the number of goroutines, so the result is reproducible bit for bit and
 // equal to the one-shot Gram; the lower triangle is computed and
 // mirrored, so K is exactly symmetric. The NTK margin is
@@ -52,12 +56,14 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 	n, p := g.N, g.P
 	block = min(block, n)
 	k := make([]float64, n*n)
-	rows := make([]float64, block*p)
-	var cols []float64
+	// Two buffers: the resident block a and the visiting block b.
+	bufA := make([]float64, block*p)
+	var bufB []float64
 	if block < n {
-		cols = make([]float64, block*p)
+		bufB = make([]float64, block*p)
 	}
-	write := func(i0, i1 int, dst []float64) error {
+	write := func(blk int, dst []float64) error {
+		i0, i1 := blk*block, min((blk+1)*block, n)
 		dst = dst[:(i1-i0)*p]
 		if err := g.Write(i0, i1, dst); err != nil {
 			return err
@@ -69,22 +75,39 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 		}
 		return nil
 	}
-	product := func(i0, i1, j0, j1 int, a, b []float64) {
-		products(k[i0*n+j0:], n, a, i1-i0, b, j1-j0, p, i0 == j0)
+	// pair fills K[rows of block hi, columns of block lo] for hi >= lo.
+	pair := func(hi, lo int, rows, cols []float64) {
+		i0, i1 := hi*block, min((hi+1)*block, n)
+		j0, j1 := lo*block, min((lo+1)*block, n)
+		products(k[i0*n+j0:], n, rows, i1-i0, cols, j1-j0, p, hi == lo)
 	}
-	for i0 := 0; i0 < n; i0 += block {
-		i1 := min(i0+block, n)
-		if err := write(i0, i1, rows); err != nil {
-			return nil, err
+	// The schedule: block 0 stays while blocks 1..nb-1 visit (their
+	// diagonal blocks are done then); the last visitor stays while blocks
+	// 1..a-1 visit, and so on down to block 1. Every pair meets once.
+	nb := (n + block - 1) / block
+	if err := write(0, bufA); err != nil {
+		return nil, err
+	}
+	pair(0, 0, bufA, bufA)
+	for a, first := 0, true; ; first = false {
+		last := a - 1
+		if first {
+			last = nb - 1
 		}
-		product(i0, i1, i0, i1, rows, rows)
-		for j0 := 0; j0 < i0; j0 += block {
-			j1 := min(j0+block, n)
-			if err := write(j0, j1, cols); err != nil {
+		if last < 1 {
+			break
+		}
+		for b := 1; b <= last; b++ {
+			if err := write(b, bufB); err != nil {
 				return nil, err
 			}
-			product(i0, i1, j0, j1, rows, cols)
+			pair(max(a, b), min(a, b), rowsOf(a, b, bufA, bufB), colsOf(a, b, bufA, bufB))
+			if first {
+				pair(b, b, bufB, bufB)
+			}
 		}
+		a = last
+		bufA, bufB = bufB, bufA
 	}
 	// Mirror the lower triangle and apply the labels.
 	for i := 0; i < n; i++ {
@@ -99,96 +122,89 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 	return k, nil
 }
 
-// gramChunk is the length of the pieces of a row pair summed in turn: a
-// chunk of every row of both blocks stays in cache while all pairs use it.
+// gramChunk is the number of columns of the row blocks multiplied at a
+// time: one K-block of internal/gemm, so a chunk of every row stays in
+// cache while all pairs use it.
 const gramChunk = 256
 
 // products writes c[i*ldc+j] = <a_i, b_j> for the rows a_i (ra of them) and
 // b_j (rb) of length p; with lower set (a and b the same block) only
-// j <= i is needed. Each entry is summed chunk after chunk, and within a
-// chunk term after term with its own accumulator, whichever tile of the
-// register-blocked loop it falls in, so its value depends on P alone: not
-// on the block shapes nor on the goroutines, which share out pairs of rows.
+// j <= i is needed.
+//
+// Chunk by chunk of columns, the rows of a are copied into a buffer padded
+// with zero rows to a multiple of 4, and those of b transposed into panels
+// of 8 (kl x 8, contiguous, zero-padded), so that every entry comes from
+// internal/gemm's 4 x 8 micro-kernel, never its edge code, and sums the
+// same way: chunk after chunk, and within a chunk in the kernel's order.
+// An entry's value thus depends on p alone, not on the block shapes nor on
+// the goroutines, which share out strips of 4 rows. A panel (16 KiB)
+// stays in L1 while the strips pass over it.
 func products(c []float64, ldc int, a []float64, ra int, b []float64, rb int, p int, lower bool) {
-	for i := 0; i < ra; i++ {
-		clear(c[i*ldc : i*ldc+rb])
-	}
-	pairs := (ra + 1) / 2
-	workers := min(runtime.GOMAXPROCS(0), pairs)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for c0 := 0; c0 < p; c0 += gramChunk {
-				c1 := min(c0+gramChunk, p)
-				// Interleaved pairs of rows balance the triangle.
-				for i := 2 * w; i < ra; i += 2 * workers {
-					jn := rb
-					if lower {
-						jn = min(i+2, rb)
-					}
-					a0 := a[i*p+c0 : i*p+c1]
-					c0row := c[i*ldc : i*ldc+jn]
-					if i+1 == ra {
-						for j := range c0row {
-							c0row[j] += dotChunk(a0, b[j*p+c0:j*p+c1])
+	ra4, rb8 := (ra+3)&^3, (rb+7)&^7
+	out := make([]float64, ra4*rb8)
+	at := make([]float64, ra4*gramChunk)
+	bt := make([]float64, gramChunk*rb8)
+	strips := ra4 / 4
+	workers := min(runtime.GOMAXPROCS(0), strips)
+	for c0 := 0; c0 < p; c0 += gramChunk {
+		kl := min(gramChunk, p-c0)
+		for i := 0; i < ra; i++ {
+			copy(at[i*kl:(i+1)*kl], a[i*p+c0:i*p+c0+kl])
+		}
+		clear(at[ra*kl : ra4*kl])
+		for j := 0; j < rb; j++ {
+			panel := bt[(j/8)*kl*8:]
+			for l, v := range b[j*p+c0 : j*p+c0+kl] {
+				panel[l*8+j%8] = v
+			}
+		}
+		for j := rb; j < rb8; j++ {
+			panel := bt[(j/8)*kl*8:]
+			for l := 0; l < kl; l++ {
+				panel[l*8+j%8] = 0
+			}
+		}
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for j0 := 0; j0 < rb8; j0 += 8 {
+					panel := bt[(j0/8)*kl*8 : (j0/8+1)*kl*8]
+					// Interleaved strips balance the triangle.
+					for s := w; s < strips; s += workers {
+						i0 := 4 * s
+						if lower && j0 >= i0+4 {
+							continue
 						}
-						continue
-					}
-					a1 := a[(i+1)*p+c0 : (i+1)*p+c1]
-					c1row := c[(i+1)*ldc : (i+1)*ldc+jn]
-					j := 0
-					for ; j+4 <= jn; j += 4 {
-						s := tile2x4(a0, a1, b[j*p+c0:j*p+c1], b[(j+1)*p+c0:(j+1)*p+c1], b[(j+2)*p+c0:(j+2)*p+c1], b[(j+3)*p+c0:(j+3)*p+c1])
-						for r := 0; r < 4; r++ {
-							c0row[j+r] += s[r]
-							c1row[j+r] += s[4+r]
-						}
-					}
-					for ; j < jn; j++ {
-						bj := b[j*p+c0 : j*p+c1]
-						c0row[j] += dotChunk(a0, bj)
-						c1row[j] += dotChunk(a1, bj)
+						gemm.NN(4, 8, kl, at[i0*kl:], kl, panel, 8, out[i0*rb8+j0:], rb8, true)
 					}
 				}
-			}
-		}(w)
+			}(w)
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	for i := 0; i < ra; i++ {
+		jn := rb
+		if lower {
+			jn = i + 1
+		}
+		copy(c[i*ldc:i*ldc+jn], out[i*rb8:i*rb8+jn])
+	}
 }
 
-// dotChunk sums x_l y_l in order with one accumulator. The conversions
-// forbid fusing into FMA, which would round differently from tile2x4 on
-// platforms that fuse.
-func dotChunk(x, y []float64) float64 {
-	y = y[:len(x)]
-	var s float64
-	for l, v := range x {
-		s += float64(v * y[l])
+// rowsOf and colsOf return the buffers of the higher and the lower of the
+// resident block a (in bufA) and the visitor b (in bufB).
+func rowsOf(a, b int, bufA, bufB []float64) []float64 {
+	if a > b {
+		return bufA
 	}
-	return s
+	return bufB
 }
 
-// tile2x4 returns the dot products of rows x0, x1 with rows y0..y3 (all of
-// one length), each summed exactly as dotChunk does: [x0.y0 .. x0.y3,
-// x1.y0 .. x1.y3]. Eight independent accumulators hide the add latency and
-// six loads feed eight multiply-adds.
-func tile2x4(x0, x1, y0, y1, y2, y3 []float64) [8]float64 {
-	n := len(x0)
-	x1, y0, y1, y2, y3 = x1[:n], y0[:n], y1[:n], y2[:n], y3[:n]
-	var s00, s01, s02, s03, s10, s11, s12, s13 float64
-	for l := 0; l < n; l++ {
-		u, v := x0[l], x1[l]
-		b0, b1, b2, b3 := y0[l], y1[l], y2[l], y3[l]
-		s00 += float64(u * b0)
-		s01 += float64(u * b1)
-		s02 += float64(u * b2)
-		s03 += float64(u * b3)
-		s10 += float64(v * b0)
-		s11 += float64(v * b1)
-		s12 += float64(v * b2)
-		s13 += float64(v * b3)
+func colsOf(a, b int, bufA, bufB []float64) []float64 {
+	if a > b {
+		return bufB
 	}
-	return [8]float64{s00, s01, s02, s03, s10, s11, s12, s13}
+	return bufA
 }
