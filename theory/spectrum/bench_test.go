@@ -1,6 +1,7 @@
 package spectrum_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -165,8 +166,14 @@ func BenchmarkGramProducts(b *testing.B) {
 // BenchmarkSampleGradients times one block of 128 per-sample gradients,
 // the unit of work Gram repeats.
 func BenchmarkSampleGradients(b *testing.B) {
+	for _, chunk := range []int{16, 32, 64, 128} {
+		b.Run(fmt.Sprint("chunk=", chunk), func(b *testing.B) { benchSampleGradients(b, chunk) })
+	}
+}
+
+func benchSampleGradients(b *testing.B, chunk int) {
 	_, c, p, data := referenceModel(b)
-	sg, err := graph.NewSampleGradients(c, 64)
+	sg, err := graph.NewSampleGradients(c, chunk)
 	if err != nil {
 		b.Fatal(err)
 	}
