@@ -75,11 +75,12 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 		}
 		return nil
 	}
+	var buf scratch
 	// pair fills K[rows of block hi, columns of block lo] for hi >= lo.
 	pair := func(hi, lo int, rows, cols []float64) {
 		i0, i1 := hi*block, min((hi+1)*block, n)
 		j0, j1 := lo*block, min((lo+1)*block, n)
-		products(k[i0*n+j0:], n, rows, i1-i0, cols, j1-j0, p, hi == lo)
+		buf.products(k[i0*n+j0:], n, rows, i1-i0, cols, j1-j0, p, hi == lo)
 	}
 	// The schedule: block 0 stays while blocks 1..nb-1 visit (their
 	// diagonal blocks are done then); the last visitor stays while blocks
@@ -139,11 +140,12 @@ const gramChunk = 256
 // An entry's value thus depends on p alone, not on the block shapes nor on
 // the goroutines, which share out strips of 4 rows. A panel (16 KiB)
 // stays in L1 while the strips pass over it.
-func products(c []float64, ldc int, a []float64, ra int, b []float64, rb int, p int, lower bool) {
+func (s *scratch) products(c []float64, ldc int, a []float64, ra int, b []float64, rb int, p int, lower bool) {
 	ra4, rb8 := (ra+3)&^3, (rb+7)&^7
-	out := make([]float64, ra4*rb8)
-	at := make([]float64, ra4*gramChunk)
-	bt := make([]float64, gramChunk*rb8)
+	out := s.get(&s.out, ra4*rb8)
+	clear(out)
+	at := s.get(&s.at, ra4*gramChunk)
+	bt := s.get(&s.bt, gramChunk*rb8)
 	strips := ra4 / 4
 	workers := min(runtime.GOMAXPROCS(0), strips)
 	for c0 := 0; c0 < p; c0 += gramChunk {
@@ -207,4 +209,14 @@ func colsOf(a, b int, bufA, bufB []float64) []float64 {
 		return bufB
 	}
 	return bufA
+}
+
+// scratch holds the padded buffers of products across calls.
+type scratch struct{ out, at, bt []float64 }
+
+func (s *scratch) get(b *[]float64, n int) []float64 {
+	if cap(*b) < n {
+		*b = make([]float64, n)
+	}
+	return (*b)[:n]
 }
