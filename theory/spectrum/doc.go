@@ -42,7 +42,7 @@
 //     samples so that at most two blocks, 2 B P numbers, are held at once,
 //     never n P. The price is recomputing gradients: blocks are written
 //     1 + nb (nb - 1) / 2 times for nb = ceil(n / B) blocks (7 writes of
-//     128 samples for n = 512, against 4 for the one-shot Gram). The dot
+//     128 samples, 896 gradients, for n = 512 against 512 one-shot). The dot
 //     products run on internal/gemm's micro-kernel. The NTK margin on top
 //     of it is theory.MinNormPoint(K, n, 0).
 //

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-
 	"runtime"
 	"sync"
 
@@ -32,9 +31,9 @@ type Gradients struct {
 // the one-shot Gram with one write.
 //
 // Each entry is a dot product of two whole rows summed in an order fixed
-// by P alone (chunks of gramChunk in sequence, each through the same micro-kernel), whatever the block size and
-// the number of goroutines, so the result is reproducible bit for bit and
-// equal to the one-shot Gram; the lower triangle is computed and
+// by P alone (chunks of gramChunk in sequence, each through the same
+// micro-kernel), whatever the block size and the number of goroutines, so
+// the result is reproducible bit for bit and equal to the one-shot Gram; the lower triangle is computed and
 // mirrored, so K is exactly symmetric. The NTK margin is
 // theory.MinNormPoint(K, N, 0) on the labelled Gram.
 func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
