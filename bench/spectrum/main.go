@@ -114,18 +114,21 @@ func startTorch(python, dir string, threads int) (*torchSide, string, error) {
 }
 
 func run(n, tokens, dim, heads, k, iters, probes, starts, block, reps, threads int, python string, noTorch bool, only []string) error {
-	cfg := layers.Config{Heads: heads, Tokens: tokens, Dim: dim}
+	model, err := layers.New(layers.Config{Heads: heads, Tokens: tokens, Dim: dim})
+	if err != nil {
+		return err
+	}
 	mix := datasets.DefaultMixture()
 	mix.Dim, mix.Tokens = dim, tokens
 	data, err := mix.Sample(n, 1)
 	if err != nil {
 		return err
 	}
-	params, err := layers.NewParams(cfg, layers.DefaultInit())
+	params, err := layers.NewParams(model, layers.DefaultInit())
 	if err != nil {
 		return err
 	}
-	m, err := graph.NewModel(cfg, params, data)
+	m, err := graph.NewModel(model, params, data)
 	if err != nil {
 		return err
 	}
@@ -133,19 +136,17 @@ func run(n, tokens, dim, heads, k, iters, probes, starts, block, reps, threads i
 	if err != nil {
 		return err
 	}
-	P := cfg.NumTrainable()
+	P := layers.NumTrainable(model)
 	op := spectrum.Operator{Dim: P, Apply: func(v, dst []float64) error {
 		_, err := m.HessVec(v, dst)
 		return err
 	}}
-	sg, err := graph.NewSampleGradients(cfg, 64)
+	sg, err := graph.NewSampleGradients(model)
 	if err != nil {
 		return err
 	}
 	grads := spectrum.Gradients{N: n, P: P, Write: func(i0, i1 int, dst []float64) error {
-		td := tokens * dim
-		sub := &datasets.Dataset{N: i1 - i0, T: tokens, D: dim, X: data.X[i0*td : i1*td], Y: data.Y[i0:i1], Mask: data.Mask[i0*tokens : i1*tokens]}
-		_, err := sg.Compute(params, sub, dst)
+		_, err := sg.ComputeRange(params, data, i0, i1, dst)
 		return err
 	}}
 
@@ -173,7 +174,7 @@ func run(n, tokens, dim, heads, k, iters, probes, starts, block, reps, threads i
 		data  []float64
 	}{
 		{"X", []int{n, tokens, dim}, data.X}, {"y", []int{n}, data.Y},
-		{"U", params.UShape(), params.U}, {"W", params.WShape(), params.W},
+		{"U", params.List[0].Shape, params.Get("U")}, {"W", params.List[1].Shape, params.Get("W")},
 		{"v", []int{P}, v}, {"hv", []int{P}, hv}, {"K", []int{n, n}, gram},
 	} {
 		if err := npy.WriteFile(filepath.Join(dir, f.name+".npy"), f.shape, f.data); err != nil {

@@ -41,10 +41,10 @@ func referenceModel(b *testing.B) (*graph.Model, layers.Config, *layers.Params, 
 		if r.data, r.err = mix.Sample(512, 1); r.err != nil {
 			return
 		}
-		if r.par, r.err = layers.NewParams(r.cfg, layers.DefaultInit()); r.err != nil {
+		if r.par, r.err = layers.NewParams(arch(r.cfg), layers.DefaultInit()); r.err != nil {
 			return
 		}
-		if r.model, r.err = graph.NewModel(r.cfg, r.par, r.data); r.err != nil {
+		if r.model, r.err = graph.NewModel(arch(r.cfg), r.par, r.data); r.err != nil {
 			return
 		}
 		_, r.err = r.model.Evaluate()
@@ -57,7 +57,7 @@ func referenceModel(b *testing.B) (*graph.Model, layers.Config, *layers.Params, 
 
 func BenchmarkHessVec(b *testing.B) {
 	m, c, _, _ := referenceModel(b)
-	v, dst := make([]float64, c.NumTrainable()), make([]float64, c.NumTrainable())
+	v, dst := make([]float64, layers.NumTrainable(arch(c))), make([]float64, layers.NumTrainable(arch(c)))
 	for i := range v {
 		v[i] = float64(i%7) - 3
 	}
@@ -71,7 +71,7 @@ func BenchmarkHessVec(b *testing.B) {
 
 func BenchmarkExtremes(b *testing.B) {
 	m, c, _, _ := referenceModel(b)
-	op := hessian(m, c.NumTrainable())
+	op := hessian(m, layers.NumTrainable(arch(c)))
 	b.ResetTimer()
 	for b.Loop() {
 		ext, err := spectrum.Extremes(op, benchK, benchIterations, 1)
@@ -84,7 +84,7 @@ func BenchmarkExtremes(b *testing.B) {
 
 func BenchmarkTrace(b *testing.B) {
 	m, c, _, _ := referenceModel(b)
-	op := hessian(m, c.NumTrainable())
+	op := hessian(m, layers.NumTrainable(arch(c)))
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := spectrum.Trace(op, benchProbes, 1); err != nil {
@@ -96,7 +96,7 @@ func BenchmarkTrace(b *testing.B) {
 
 func BenchmarkSLQ(b *testing.B) {
 	m, c, _, _ := referenceModel(b)
-	op := hessian(m, c.NumTrainable())
+	op := hessian(m, layers.NumTrainable(arch(c)))
 	b.ResetTimer()
 	for b.Loop() {
 		q, err := spectrum.SLQ(op, benchStarts, benchIterations, 1)
@@ -122,11 +122,11 @@ func BenchmarkGramOneShot(b *testing.B) { benchGram(b, 512) }
 
 func benchGram(b *testing.B, block int) {
 	_, c, p, data := referenceModel(b)
-	sg, err := graph.NewSampleGradients(c, 64)
+	sg, err := graph.NewSampleGradients(arch(c))
 	if err != nil {
 		b.Fatal(err)
 	}
-	grads := spectrum.Gradients{N: data.N, P: c.NumTrainable(), Write: func(i0, i1 int, dst []float64) error {
+	grads := spectrum.Gradients{N: data.N, P: layers.NumTrainable(arch(c)), Write: func(i0, i1 int, dst []float64) error {
 		_, err := sg.Compute(p, subset(data, i0, i1), dst)
 		return err
 	}}
@@ -142,11 +142,11 @@ func benchGram(b *testing.B, block int) {
 // already computed, one-shot), to separate them from the gradients.
 func BenchmarkGramProducts(b *testing.B) {
 	_, c, p, data := referenceModel(b)
-	sg, err := graph.NewSampleGradients(c, 64)
+	sg, err := graph.NewSampleGradients(arch(c))
 	if err != nil {
 		b.Fatal(err)
 	}
-	P := c.NumTrainable()
+	P := layers.NumTrainable(arch(c))
 	all, err := sg.Compute(p, data, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -173,12 +173,12 @@ func BenchmarkSampleGradients(b *testing.B) {
 
 func benchSampleGradients(b *testing.B, chunk int) {
 	_, c, p, data := referenceModel(b)
-	sg, err := graph.NewSampleGradients(c, chunk)
+	sg, err := graph.NewSampleGradients(arch(c))
 	if err != nil {
 		b.Fatal(err)
 	}
 	sub := subset(data, 0, benchBlock)
-	dst := make([]float64, benchBlock*c.NumTrainable())
+	dst := make([]float64, benchBlock*layers.NumTrainable(arch(c)))
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := sg.Compute(p, sub, dst); err != nil {

@@ -25,11 +25,11 @@ func tinyModel(t testing.TB, n int) (*graph.Model, layers.Config, *layers.Params
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := layers.NewParams(c, layers.Init{Scheme: layers.InitRandom, UNorm: 1.5, WNorm: 2, Seed: 4})
+	p, err := layers.NewParams(arch(c), layers.Init{Scheme: layers.InitRandom, UNorm: 1.5, WNorm: 2, Seed: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := graph.NewModel(c, p, data)
+	m, err := graph.NewModel(arch(c), p, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestModelHessian(t *testing.T) {
 	if _, err := m.Evaluate(); err != nil {
 		t.Fatal(err)
 	}
-	op := hessian(m, c.NumTrainable())
+	op := hessian(m, layers.NumTrainable(arch(c)))
 	h, eig, asym := exactHessian(t, op)
 	n := op.Dim
 	if eig[0] >= 0 {
@@ -171,11 +171,11 @@ func subset(data *datasets.Dataset, i0, i1 int) *datasets.Dataset {
 func TestModelGramBlockwise(t *testing.T) {
 	const n = 13
 	_, c, p, data := tinyModel(t, n)
-	sg, err := graph.NewSampleGradients(c, 4)
+	sg, err := graph.NewSampleGradients(arch(c))
 	if err != nil {
 		t.Fatal(err)
 	}
-	P := c.NumTrainable()
+	P := layers.NumTrainable(arch(c))
 	grads := spectrum.Gradients{N: n, P: P, Write: func(i0, i1 int, dst []float64) error {
 		_, err := sg.Compute(p, subset(data, i0, i1), dst)
 		return err
@@ -209,4 +209,13 @@ func TestModelGramBlockwise(t *testing.T) {
 	if slices.Max(want) <= 0 {
 		t.Fatal("zero Gram")
 	}
+}
+
+// arch makes the model of c; the configurations of these tests are valid.
+func arch(c layers.Config) layers.Model {
+	m, err := layers.New(c)
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
