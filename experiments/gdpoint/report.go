@@ -21,7 +21,7 @@ import (
 // the half-width of the 95% interval over the seeds): the swept values,
 // status, eta and the L it comes from, the NTK margin gamma, the final
 // training loss beside the theory's bound at K, test loss and error, the
-// distance travelled and the attention mass on relevant test tokens.
+// training error, test loss and error, the distance travelled and the attention mass on relevant test tokens.
 func Table(w io.Writer, res *runner.Result) error {
 	pts, err := Points(res)
 	if err != nil {
@@ -45,7 +45,7 @@ func Table(w io.Writer, res *runner.Result) error {
 	if seeds {
 		head = append(head, "seeds")
 	}
-	head = append(head, "status", "step", "eta", "L", "gamma", "train loss", "bound", "test loss", "test err", "||theta_K-theta_0||", "rel. attn", "seconds")
+	head = append(head, "status", "step", "eta", "L", "gamma", "train loss", "bound", "train err", "test loss", "test err", "||theta_K-theta_0||", "rel. attn", "seconds")
 	fmt.Fprintln(tw, join(head)+"\t")
 	for _, g := range res.Groups() {
 		var cells []string
@@ -84,6 +84,7 @@ func Table(w io.Writer, res *runner.Result) error {
 			stat(func(p PointResult) float64 { return float64(p.Theory.L) }),
 			stat(func(p PointResult) float64 { return float64(p.Theory.NTK.Gamma) }),
 			stat(func(p PointResult) float64 { return float64(p.TrainLoss) }), bound,
+			stat(func(p PointResult) float64 { return float64(p.TrainErr) }),
 			stat(func(p PointResult) float64 { return float64(p.TestLoss) }),
 			stat(func(p PointResult) float64 { return float64(p.TestErr) }),
 			stat(func(p PointResult) float64 { return float64(p.DistFromInit) }),

@@ -441,6 +441,8 @@ func withValue(c Config, where, key string, v json.RawMessage) (Config, error) {
 		}
 		return nil, fmt.Errorf("%s %s = %s: want %s", where, key, string(v), want)
 	}
+	// The generic map lost the order of the axes.
+	out.RunSettings().Sweep = slices.Clone(c.RunSettings().Sweep)
 	return out, nil
 }
 

@@ -454,3 +454,63 @@ func (r *Result) SeedNote() string {
 	}
 	return fmt.Sprintf("mean and 95%% interval over %d seeds (%s)", n, strings.Join(seeds, " x "))
 }
+
+// GroupHeader are the first cells of a table with one row per group: the
+// short names of the non-seed swept keys, then "seeds" if a seed key is
+// swept.
+func (r *Result) GroupHeader() []string {
+	var out []string
+	for _, k := range r.Axes {
+		if !IsSeedKey(k) {
+			out = append(out, r.AxisName(k))
+		}
+	}
+	if len(r.SeedAxes()) > 0 {
+		out = append(out, "seeds")
+	}
+	return out
+}
+
+// GroupCells are the cells of GroupHeader for a group: its values and
+// its number of finished points.
+func (r *Result) GroupCells(g Group) []string {
+	var out []string
+	for _, v := range g.Values {
+		out = append(out, v.Text())
+	}
+	if len(r.SeedAxes()) > 0 {
+		out = append(out, strconv.Itoa(len(g.Records)))
+	}
+	return out
+}
+
+// FitLogLog fits log y = a + b log x by least squares and returns the
+// slope b and intercept a, over the pairs with x, y > 0 and y finite; NaN
+// with fewer than two such points or a single distinct x.
+func FitLogLog(x, y []float64) (slope, intercept float64) {
+	var lx, ly []float64
+	for i := range x {
+		if x[i] > 0 && y[i] > 0 && !math.IsInf(y[i], 0) {
+			lx, ly = append(lx, math.Log(x[i])), append(ly, math.Log(y[i]))
+		}
+	}
+	n := float64(len(lx))
+	if n < 2 {
+		return math.NaN(), math.NaN()
+	}
+	var mx, my float64
+	for i := range lx {
+		mx += lx[i] / n
+		my += ly[i] / n
+	}
+	var sxy, sxx float64
+	for i := range lx {
+		sxy += (lx[i] - mx) * (ly[i] - my)
+		sxx += (lx[i] - mx) * (lx[i] - mx)
+	}
+	if sxx == 0 {
+		return math.NaN(), math.NaN()
+	}
+	slope = sxy / sxx
+	return slope, my - slope*mx
+}

@@ -139,7 +139,9 @@ type Work struct {
 }
 
 // ParamsDir is params/<point dir>/<stage>, for the point's parameters.
-func (w *Work) ParamsDir(stage string) string { return filepath.Join(w.Out, "params", w.Point.Dir, stage) }
+func (w *Work) ParamsDir(stage string) string {
+	return filepath.Join(w.Out, "params", w.Point.Dir, stage)
+}
 
 // Shared returns the value of key for the whole run, computing it with
 // f once however many points ask (e.g. a dataset several points train on).

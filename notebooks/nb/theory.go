@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/mhattn/mha/experiments"
+	"github.com/mhattn/mha/experiments/runner"
 	"github.com/mhattn/mha/graph"
 	"github.com/mhattn/mha/layers"
 	"github.com/mhattn/mha/theory"
@@ -227,6 +227,6 @@ func WeakConvexitySlope(rows []BoundRow) float64 {
 			ratios = append(ratios, -r.Ratio())
 		}
 	}
-	slope, _ := experiments.FitLogLog(heads, ratios)
+	slope, _ := runner.FitLogLog(heads, ratios)
 	return slope
 }

@@ -1,27 +1,89 @@
-package experiments
+package headsweep
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mhattn/mha/experiments/gdpoint"
+	"github.com/mhattn/mha/experiments/runner"
 )
 
-// tinyConfig is a sweep that runs in well under a second.
+// tinyConfig is a sweep over H = 1, 2 that runs in well under a second.
 func tinyConfig(out string) Config {
 	c := DefaultConfig()
 	c.Data.Train, c.Data.Test = 32, 32
 	c.Data.Tokens, c.Data.Dim, c.Data.Clusters = 4, 6, 2
-	c.Heads = []int{1, 2}
+	c.SweepHeads(1, 2)
 	c.Steps = 20
 	c.LogEvery = 2
 	c.CheckpointEvery = 5
 	c.Workers = 2
 	c.Out = out
 	return c
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, os.ErrNotExist)
+}
+
+// pointPath is the file name under the directory of the point whose
+// label is label (points/<label>-<id>/name), or "" if there is none.
+func pointPath(t *testing.T, out, label, name string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(out, "points", label+"-*", name))
+	if len(m) > 1 {
+		t.Fatalf("several points labelled %s: %v", label, m)
+	}
+	if len(m) == 0 {
+		return ""
+	}
+	return m[0]
+}
+
+// metrics reads a metrics.csv: its header and its rows split in fields.
+func metrics(t *testing.T, path string) (string, [][]string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	var rows [][]string
+	for _, l := range lines[1:] {
+		rows = append(rows, strings.Split(l, ","))
+	}
+	return lines[0], rows
+}
+
+// summary reads summary.json into a generic value.
+func summary(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	var v map[string]any
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// points decodes a result's records.
+func points(t *testing.T, res *runner.Result) []gdpoint.PointResult {
+	t.Helper()
+	pts, err := gdpoint.Points(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pts
 }
 
 // withoutWallTimes returns summary.json with every field whose name says

@@ -1,7 +1,8 @@
-package experiments
+package headsweep
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,44 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-func TestParseShard(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Shard
-		ok   bool
-	}{
-		{"0/1", Shard{0, 1}, true},
-		{"3/4", Shard{3, 4}, true},
-		{" 2 / 5 ", Shard{2, 5}, true},
-		{"4/4", Shard{}, false},
-		{"-1/2", Shard{}, false},
-		{"0/0", Shard{}, false},
-		{"1", Shard{}, false},
-		{"a/b", Shard{}, false},
-		{"1/2/3", Shard{}, false},
-	} {
-		got, err := ParseShard(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("ParseShard(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
-	// Round robin: every point in exactly one shard.
-	for n := 1; n <= 4; n++ {
-		for i := range 9 {
-			c := 0
-			for s := range n {
-				if (Shard{s, n}).Has(i) {
-					c++
-				}
-			}
-			if c != 1 {
-				t.Errorf("point %d is in %d of %d shards", i, c, n)
-			}
-		}
-	}
-}
+	"github.com/mhattn/mha/experiments/runner"
+)
 
 // samePlots fails unless two result directories have the same plots/,
 // byte for byte.
@@ -85,8 +51,8 @@ func samePlots(t *testing.T, a, b string) {
 // points.
 func TestShardsInProcess(t *testing.T) {
 	ref := tinyConfig(filepath.Join(t.TempDir(), "ref"))
-	ref.Heads = []int{1, 2, 3, 4, 5}
-	if _, err := HeadSweep(ref); err != nil {
+	ref.SweepHeads(1, 2, 3, 4, 5)
+	if _, err := Run(ref); err != nil {
 		t.Fatal(err)
 	}
 	cfg := ref
@@ -96,9 +62,9 @@ func TestShardsInProcess(t *testing.T) {
 	errs := make([]error, 3)
 	for _, i := range []int{0, 2} {
 		wg.Go(func() {
-			res, err := HeadSweepWith(cfg, Options{Shard: Shard{i, 3}})
-			if err == nil && len(res.Points) != 2-i/2 {
-				err = fmt.Errorf("shard %d/3 reports %d points", i, len(res.Points))
+			res, err := RunWith(cfg, runner.Options{Shard: runner.Shard{Index: i, Count: 3}})
+			if err == nil && len(res.Records) != 2-i/2 {
+				err = fmt.Errorf("shard %d/3 reports %d points", i, len(res.Records))
 			}
 			errs[i] = err
 		})
@@ -113,28 +79,28 @@ func TestShardsInProcess(t *testing.T) {
 		}
 	}
 
-	_, err := HeadSweepWith(cfg, Options{Merge: true})
-	var inc *IncompleteError
-	if !errors.As(err, &inc) || !slices.Equal(inc.Points, []string{"H2", "H5"}) {
-		t.Fatalf("merge without shard 1: %v; want an IncompleteError naming H2 and H5", err)
+	_, err := RunWith(cfg, runner.Options{Merge: true})
+	var inc *runner.IncompleteError
+	if !errors.As(err, &inc) || !slices.Equal(inc.Points, []string{"heads2", "heads5"}) {
+		t.Fatalf("merge without shard 1: %v; want an IncompleteError naming heads2 and heads5", err)
 	}
 	code, stderr := runMain("-config", writeConfig(t, cfg), "-merge", "-quiet")
-	if code != ExitInput || !strings.Contains(stderr, "H2 (point 1): not started") || !strings.Contains(stderr, "H5 (point 4)") {
-		t.Fatalf("merge via Main: exit %d, want %d naming H2 and H5; stderr:\n%s", code, ExitInput, stderr)
+	if code != runner.ExitInput || !strings.Contains(stderr, "heads2 (point 1): not started") || !strings.Contains(stderr, "heads5 (point 4)") {
+		t.Fatalf("merge via Main: exit %d, want %d naming heads2 and heads5; stderr:\n%s", code, runner.ExitInput, stderr)
 	}
 	if exists(filepath.Join(cfg.Out, "metrics.csv")) {
 		t.Fatal("a refused merge wrote metrics.csv")
 	}
 
-	if _, err := HeadSweepWith(cfg, Options{Shard: Shard{1, 3}}); err != nil {
+	if _, err := RunWith(cfg, runner.Options{Shard: runner.Shard{Index: 1, Count: 3}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := HeadSweepWith(cfg, Options{Merge: true})
+	res, err := RunWith(cfg, runner.Options{Merge: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Points) != 5 || res.Status != StatusOK {
-		t.Fatalf("merged %d points, status %q", len(res.Points), res.Status)
+	if len(res.Records) != 5 || res.Status != runner.StatusOK {
+		t.Fatalf("merged %d points, status %q", len(res.Records), res.Status)
 	}
 	sameResults(t, ref.Out, cfg.Out)
 	samePlots(t, ref.Out, cfg.Out)
@@ -144,7 +110,7 @@ func TestShardsInProcess(t *testing.T) {
 func writeConfig(t *testing.T, cfg Config) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.json")
-	if err := writeJSON(path, cfg); err != nil {
+	if err := runner.WriteJSON(path, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -168,9 +134,8 @@ func TestShardProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Shard 1 runs H2: kill it after its first checkpoint.
-	cp := filepath.Join(out, "points", "H2", "checkpoint.json")
-	for deadline := time.Now().Add(30 * time.Second); !exists(cp); time.Sleep(2 * time.Millisecond) {
+	// Shard 1 runs H = 2: kill it after its first checkpoint.
+	for deadline := time.Now().Add(30 * time.Second); pointPath(t, out, "heads2", "checkpoint.json") == ""; time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("shard 1 wrote no checkpoint in 30 s")
 		}
@@ -182,14 +147,14 @@ func TestShardProcesses(t *testing.T) {
 			t.Fatalf("shard %d/3: %v", i, err)
 		}
 	}
-	if exists(filepath.Join(out, "points", "H2", "result.json")) {
+	if pointPath(t, out, "heads2", "result.json") != "" {
 		t.Fatal("shard 1 finished before the kill")
 	}
 
 	b, err := exec.Command(bin, "-config", cfg, "-out", out, "-quiet", "-merge").CombinedOutput()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != ExitInput || !strings.Contains(string(b), "H2 (point 1): stopped at step") {
-		t.Fatalf("merge with shard 1 killed: %v, want exit %d naming H2; output:\n%s", err, ExitInput, b)
+	if !errors.As(err, &ee) || ee.ExitCode() != runner.ExitInput || !strings.Contains(string(b), "heads2 (point 1): stopped at step") {
+		t.Fatalf("merge with shard 1 killed: %v, want exit %d naming heads2; output:\n%s", err, runner.ExitInput, b)
 	}
 	if b, err := shard(1).CombinedOutput(); err != nil {
 		t.Fatalf("shard 1/3 again: %v\n%s", err, b)
@@ -221,11 +186,11 @@ func TestShardFlags(t *testing.T) {
 		{[]string{"-slurm", "2", "-slurm-cpus", "0"}, "-slurm-cpus"},
 	} {
 		code, stderr := runMain(append([]string{"-config", cfg, "-out", out, "-quiet"}, tc.args...)...)
-		if code != ExitInput || !strings.Contains(stderr, tc.want) {
-			t.Errorf("%v: exit %d, want %d mentioning %s; stderr:\n%s", tc.args, code, ExitInput, tc.want, stderr)
+		if code != runner.ExitInput || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, want %d mentioning %s; stderr:\n%s", tc.args, code, runner.ExitInput, tc.want, stderr)
 		}
 	}
-	if code, stderr := runMain("-config", cfg, "-out", out, "-merge"); code != ExitInput || !strings.Contains(stderr, "holds no run") {
+	if code, stderr := runMain("-config", cfg, "-out", out, "-merge"); code != runner.ExitInput || !strings.Contains(stderr, "holds no run") {
 		t.Errorf("merge of an empty directory: exit %d; stderr:\n%s", code, stderr)
 	}
 }
@@ -235,7 +200,7 @@ func TestShardFlags(t *testing.T) {
 // merge to the array (a fake sbatch records what it was given).
 func TestWriteSlurm(t *testing.T) {
 	cfg := tinyConfig(filepath.Join(t.TempDir(), "run"))
-	f, err := WriteSlurm(HeadSweepName, cfg, Slurm{Shards: 4, CPUs: 2, Mem: "1G", Time: "0:30:00", Partition: "short"}, false, nil)
+	f, err := runner.WriteSlurm(Experiment, &cfg, runner.Slurm{Shards: 4, CPUs: 2, Mem: "1G", Time: "0:30:00", Partition: "short"}, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +213,7 @@ func TestWriteSlurm(t *testing.T) {
 	}
 	sh := read(f.Shards)
 	for _, want := range []string{"#SBATCH --array=0-3\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --mem=1G\n", "#SBATCH --time=0:30:00\n",
-		"#SBATCH --partition=short\n", `-shard "$SLURM_ARRAY_TASK_ID/4"`, shellQuote(f.Binary) + " -config " + shellQuote(f.Config)} {
+		"#SBATCH --partition=short\n", `-shard "$SLURM_ARRAY_TASK_ID/4"`, "'" + f.Binary + "' -config '" + f.Config + "'"} {
 		if !strings.Contains(sh, want) {
 			t.Errorf("shards.sbatch lacks %q:\n%s", want, sh)
 		}
@@ -256,17 +221,22 @@ func TestWriteSlurm(t *testing.T) {
 	if m := read(f.Merge); !strings.Contains(m, " -merge\n") || strings.Contains(m, "--array") {
 		t.Errorf("merge.sbatch:\n%s", m)
 	}
-	got, err := LoadConfig(f.Config)
+	d := DefaultConfig()
+	gotc, err := runner.LoadConfigFile(f.Config, &d)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := gotc.(*Config)
 	want := cfg
 	want.Workers = 2
 	if want.Out, err = filepath.Abs(cfg.Out); err != nil {
 		t.Fatal(err)
 	}
-	if d := configDiff(got, want.Resolve()); len(d) > 0 || got.Workers != 2 || got.Out != want.Out {
-		t.Errorf("sweep.json differs from the config: %v (workers %d, out %s)", d, got.Workers, got.Out)
+	want.Resolve()
+	a, _ := json.Marshal(got)
+	b, _ := json.Marshal(&want)
+	if string(a) != string(b) {
+		t.Errorf("sweep.json differs from the config:\n%s\n%s", a, b)
 	}
 	if !exists(filepath.Join(cfg.Out, "config.json")) {
 		t.Error("no config.json")
@@ -282,7 +252,7 @@ func TestWriteSlurm(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", fake+string(os.PathListSeparator)+os.Getenv("PATH"))
-	shards, merge, err := SubmitSlurm(f, "1,3")
+	shards, merge, err := runner.SubmitSlurm(f, "1,3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,10 +264,11 @@ func TestWriteSlurm(t *testing.T) {
 		t.Errorf("sbatch calls:\n%s\nwant:\n%s", c, want2)
 	}
 
-	// A different config in the directory is refused, as for a run.
+	// A bad config is refused, as for a run.
 	other := cfg
-	other.Steps++
-	if _, err := WriteSlurm(HeadSweepName, other, Slurm{Shards: 2, CPUs: 1}, false, nil); !errors.As(err, new(*InputError)) {
-		t.Errorf("WriteSlurm over a different run: %v, want an InputError", err)
+	other.Sweep = nil
+	other.Heads = 0
+	if _, err := runner.WriteSlurm(Experiment, &other, runner.Slurm{Shards: 2, CPUs: 1}, false, false, nil); !errors.As(err, new(*runner.InputError)) {
+		t.Errorf("WriteSlurm of a bad config: %v, want an InputError", err)
 	}
 }

@@ -1,4 +1,4 @@
-package experiments
+package headsweep
 
 import (
 	"bytes"
@@ -9,11 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mhattn/mha/experiments/margin/margin"
+	"github.com/mhattn/mha/experiments/runner"
 )
 
 var (
@@ -40,7 +44,7 @@ func headsweepBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "headsweep")
-		out, err := exec.Command("go", "build", "-o", binPath, "./headsweep").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/mhattn/mha/experiments/headsweep").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -54,7 +58,7 @@ func headsweepBinary(t *testing.T) string {
 // runMain runs Main in process and returns the exit status and stderr.
 func runMain(args ...string) (int, string) {
 	var stdout, stderr bytes.Buffer
-	code := Main("headsweep", HeadSweepWith, args, &stdout, &stderr)
+	code := runner.Main(Experiment, args, &stdout, &stderr)
 	return code, stderr.String()
 }
 
@@ -68,7 +72,7 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
-const tinyJSON = `{"data": {"train": 32, "test": 32, "tokens": 4, "dim": 6, "clusters": 2}, "heads": [1, 2], "steps": 20, "log_every": 2, "checkpoint_every": 5}`
+const tinyJSON = `{"data": {"train": 32, "test": 32, "tokens": 4, "dim": 6, "clusters": 2}, "sweep": {"heads": [1, 2]}, "steps": 20, "log_every": 2, "checkpoint_every": 5}`
 
 // TestBadInputExit2: malformed JSON, unknown fields, wrong types, out-of-range
 // values and bad flags exit with status 2, name the field, the value and
@@ -81,14 +85,28 @@ func TestBadInputExit2(t *testing.T) {
 		want   []string
 	}{
 		{"malformed JSON", `{"steps": 10,}`, nil, []string{"malformed JSON", "line 1"}},
-		{"unknown field", `{"heads": [1], "stepz": 10}`, nil, []string{"unknown field", `"stepz"`}},
+		{"unknown field", `{"heads": 1, "stepz": 10}`, nil, []string{"unknown key", `"stepz"`, "steps"}},
+		{"unknown nested field", `{"data": {"zetta": 0.5}}`, nil, []string{"unknown key", `"data.zetta"`, "data.zeta"}},
+		{"unknown swept key in file", `{"sweep": {"data.zetta": [0.5]}}`, nil, []string{"unknown key", `"data.zetta"`, "data.zeta"}},
 		{"wrong type", `{"steps": "many"}`, nil, []string{"steps", "string", "integer"}},
 		{"out of range in file", `{"data": {"zeta": 1.5}}`, nil, []string{"data.zeta = 1.5", "(0, 1]"}},
 		{"out of range flag", "", []string{"-steps", "-3"}, []string{"steps = -3", "[1, 100000000]"}},
-		{"bad heads flag", "", []string{"-heads", "1,x"}, []string{"-heads", `"1,x"`, "comma-separated integers"}},
-		{"zero heads", "", []string{"-heads", "0,2"}, []string{"heads = 0,2", "[1, 4096]"}},
+		{"bad heads flag", "", []string{"-heads", "1,x"}, []string{"heads", `"x"`, "an integer"}},
+		{"zero heads", "", []string{"-heads", "0,2"}, []string{"heads = 0", "[1, 4096]"}},
+		{"unknown -set key", "", []string{"-set", "data.zetta=0.5"}, []string{"-set", `"data.zetta"`, "nearest", "data.zeta"}},
+		{"unknown -sweep key", "", []string{"-sweep", "sigma=0.1,0.2"}, []string{"-sweep", `"sigma"`, "data.sigma"}},
+		{"-set wrong type", "", []string{"-set", "data.zeta=abc"}, []string{"data.zeta", "abc", "a number"}},
+		{"-set out of range", "", []string{"-set", "data.zeta=1.5"}, []string{"data.zeta = 1.5", "(0, 1]"}},
+		{"-sweep out of range", "", []string{"-sweep", "data.zeta=0.5,1.5"}, []string{"data.zeta = 1.5", "(0, 1]"}},
+		{"empty axis", "", []string{"-sweep", "data.zeta="}, []string{"data.zeta", "no values"}},
+		{"duplicated value", "", []string{"-sweep", "data.zeta=0.5,0.50"}, []string{"data.zeta", "0.5 appears twice"}},
+		{"set and swept", "", []string{"-set", "data.zeta=0.5", "-sweep", "data.zeta=0.25,0.5"}, []string{"data.zeta", "both set", "swept"}},
+		{"set twice", "", []string{"-set", "steps=5", "-steps", "6"}, []string{"steps", "twice"}},
+		{"swept twice", "", []string{"-sweep", "heads=1", "-heads", "2"}, []string{"heads", "twice"}},
+		{"runner key swept", "", []string{"-sweep", "workers=1,2"}, []string{"workers", "cannot be swept"}},
+		{"grid too large", "", []string{"-sweep", "data.seed=" + seq(101), "-sweep", "init.seed=" + seq(101)}, []string{"more than 10000 points", "-allow-large-grid"}},
 		{"negative eta", "", []string{"-eta", "-0.1"}, []string{"eta = -0.1", "> 0"}},
-		{"flag type", "", []string{"-workers", "two"}, []string{"-workers", `"two"`}},
+		{"flag type", "", []string{"-workers", "two"}, []string{"workers", "two", "an integer"}},
 		{"unknown flag", "", []string{"-stepz", "3"}, []string{"-stepz"}},
 		{"missing config file", "", []string{"-config", "/nonexistent/c.json"}, []string{"/nonexistent/c.json"}},
 	} {
@@ -99,8 +117,8 @@ func TestBadInputExit2(t *testing.T) {
 				args = append(args, "-config", writeFile(t, "c.json", tc.config))
 			}
 			code, stderr := runMain(append(args, tc.args...)...)
-			if code != ExitInput {
-				t.Errorf("exit status %d, want %d; stderr:\n%s", code, ExitInput, stderr)
+			if code != runner.ExitInput {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", code, runner.ExitInput, stderr)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(stderr, w) {
@@ -120,62 +138,78 @@ func TestBadInputExit2(t *testing.T) {
 // while H = 1 decreases throughout.
 func TestDivergedPoint(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
-	cfg := writeFile(t, "c.json", `{"data": {"train": 32, "test": 32, "tokens": 4, "dim": 6, "clusters": 2}, "heads": [1, 4], "steps": 20, "eta": 100, "max_loss": 1}`)
+	cfg := writeFile(t, "c.json", `{"data": {"train": 32, "test": 32, "tokens": 4, "dim": 6, "clusters": 2}, "sweep": {"heads": [1, 4]}, "steps": 20, "eta": 100, "max_loss": 1}`)
 	code, stderr := runMain("-config", cfg, "-out", out, "-quiet")
-	if code != ExitDiverged {
-		t.Fatalf("exit status %d, want %d; stderr:\n%s", code, ExitDiverged, stderr)
+	if code != runner.ExitDiverged {
+		t.Fatalf("exit status %d, want %d; stderr:\n%s", code, runner.ExitDiverged, stderr)
 	}
-	s, err := ReadSummary(filepath.Join(out, "summary.json"))
+	res, err := Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Status != StatusDiverged {
-		t.Errorf("summary status %q, want diverged", s.Status)
+	if res.Status != runner.StatusDiverged {
+		t.Errorf("summary status %q, want diverged", res.Status)
 	}
-	h1, h4 := s.Points[0], s.Points[1]
-	if h1.Status != StatusOK || h1.Step != 20 {
+	pts := points(t, res)
+	h1, h4 := pts[0], pts[1]
+	if h1.Status != runner.StatusOK || h1.Step != 20 {
 		t.Errorf("H=1: status %q at step %d, want ok at 20", h1.Status, h1.Step)
 	}
-	if h4.Status != StatusDiverged || h4.DivergedStep == nil || *h4.DivergedStep != 1 || !strings.Contains(h4.Divergence, "threshold 1") {
+	if h4.Status != runner.StatusDiverged || h4.DivergedStep == nil || *h4.DivergedStep != 1 || !strings.Contains(h4.Divergence, "threshold 1") {
 		t.Errorf("H=4: %+v, want diverged at step 1 above the threshold 1", h4)
 	}
 	// A rerun keeps the results and the status.
-	if code, stderr := runMain("-config", cfg, "-out", out, "-quiet"); code != ExitDiverged {
-		t.Errorf("rerun: exit status %d, want %d; stderr:\n%s", code, ExitDiverged, stderr)
+	if code, stderr := runMain("-config", cfg, "-out", out, "-quiet"); code != runner.ExitDiverged {
+		t.Errorf("rerun: exit status %d, want %d; stderr:\n%s", code, runner.ExitDiverged, stderr)
 	}
 }
 
-// TestOutputDirChecks: a directory with a run of another config is refused
-// unless -force; one with unrelated files is refused; changing only workers
-// resumes; unwritable directories fail at start with status 2.
+// TestOutputDirChecks: a directory with a run of the same experiment and
+// another config is taken: points whose identity is unchanged are kept,
+// the others computed, and points of the earlier grid are listed in the
+// log and left out; a run of another experiment is refused unless -force;
+// a directory with unrelated files is refused; unwritable directories fail
+// at start with status 2.
 func TestOutputDirChecks(t *testing.T) {
 	cfg := writeFile(t, "c.json", tinyJSON)
 	out := filepath.Join(t.TempDir(), "run")
-	if code, stderr := runMain("-config", cfg, "-out", out, "-quiet"); code != ExitOK {
+	if code, stderr := runMain("-config", cfg, "-out", out, "-quiet"); code != runner.ExitOK {
 		t.Fatalf("first run: exit status %d; stderr:\n%s", code, stderr)
 	}
 	before, _ := os.ReadFile(filepath.Join(out, "metrics.csv"))
+	h1 := pointPath(t, out, "heads1", "result.json")
 
-	code, stderr := runMain("-config", cfg, "-out", out, "-quiet", "-steps", "10")
-	if code != ExitInput || !strings.Contains(stderr, "different config") || !strings.Contains(stderr, "steps: 20 there, 10 here") || !strings.Contains(stderr, "-force") {
+	code, stderr := runMain("-config", cfg, "-out", out, "-steps", "10")
+	if code != runner.ExitOK || !strings.Contains(stderr, "steps: 20 there, 10 here") || !strings.Contains(stderr, "not in this grid") {
 		t.Errorf("other config: exit status %d; stderr:\n%s", code, stderr)
 	}
-	if after, _ := os.ReadFile(filepath.Join(out, "metrics.csv")); !bytes.Equal(before, after) {
-		t.Error("the refused run changed metrics.csv")
+	if _, rows := metrics(t, filepath.Join(out, "metrics.csv")); len(rows) != 2*6 || rows[len(rows)-1][2] != "10" {
+		t.Errorf("metrics.csv of K = 10: %d rows, last %v", len(rows), rows[len(rows)-1])
 	}
-	if code, stderr := runMain("-config", cfg, "-out", out, "-quiet", "-workers", "1", "-checkpoint-every", "3"); code != ExitOK {
+	if !exists(h1) {
+		t.Error("the earlier grid's point was deleted")
+	}
+	// Back to the first config: its points are reused, bytes unchanged.
+	if code, stderr := runMain("-config", cfg, "-out", out, "-quiet", "-workers", "1", "-checkpoint-every", "3"); code != runner.ExitOK {
 		t.Errorf("same config, other workers: exit status %d; stderr:\n%s", code, stderr)
 	}
-	if code, stderr := runMain("-config", cfg, "-out", out, "-quiet", "-steps", "10", "-force"); code != ExitOK {
+	if after, _ := os.ReadFile(filepath.Join(out, "metrics.csv")); !bytes.Equal(before, after) {
+		t.Error("rerunning the first config changed metrics.csv")
+	}
+	var stdout, serr bytes.Buffer
+	if code := runner.Main(margin.Experiment, []string{"-out", out, "-quiet", "-heads", "1"}, &stdout, &serr); code != runner.ExitInput || !strings.Contains(serr.String(), `experiment "headsweep"`) {
+		t.Errorf("another experiment: exit status %d; stderr:\n%s", code, serr.String())
+	}
+	if code, stderr := runMain("-config", cfg, "-out", out, "-quiet", "-steps", "10", "-force"); code != runner.ExitOK {
 		t.Errorf("-force: exit status %d; stderr:\n%s", code, stderr)
 	}
-	if rows, err := ReadMetrics(filepath.Join(out, "metrics.csv")); err != nil || rows[len(rows)-1].Step != 10 {
-		t.Errorf("-force did not replace the run: %v", err)
+	if exists(h1) {
+		t.Error("-force kept the earlier run's points")
 	}
 
 	other := t.TempDir()
 	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644)
-	if code, stderr := runMain("-config", cfg, "-out", other, "-quiet"); code != ExitInput || !strings.Contains(stderr, "not a run directory") {
+	if code, stderr := runMain("-config", cfg, "-out", other, "-quiet"); code != runner.ExitInput || !strings.Contains(stderr, "not a run directory") {
 		t.Errorf("unrelated directory: exit status %d; stderr:\n%s", code, stderr)
 	}
 
@@ -188,7 +222,7 @@ func TestOutputDirChecks(t *testing.T) {
 	}
 	for _, dir := range unwritable {
 		code, stderr := runMain("-config", cfg, "-out", dir, "-quiet")
-		if code != ExitInput || !strings.Contains(stderr, dir) || !(strings.Contains(stderr, "cannot create") || strings.Contains(stderr, "not writable")) {
+		if code != runner.ExitInput || !strings.Contains(stderr, dir) || !(strings.Contains(stderr, "cannot create") || strings.Contains(stderr, "not writable")) {
 			t.Errorf("-out %s: exit status %d; stderr:\n%s", dir, code, stderr)
 		}
 	}
@@ -196,7 +230,7 @@ func TestOutputDirChecks(t *testing.T) {
 
 // slowJSON is a sweep that runs for a second or two, long enough to be
 // interrupted at a random moment.
-const slowJSON = `{"data": {"train": 32, "test": 32, "tokens": 4, "dim": 6, "clusters": 2}, "heads": [1, 2, 3], "steps": 1500, "log_every": 30, "checkpoint_every": 40}`
+const slowJSON = `{"data": {"train": 32, "test": 32, "tokens": 4, "dim": 6, "clusters": 2}, "sweep": {"heads": [1, 2, 3]}, "steps": 1500, "log_every": 30, "checkpoint_every": 40}`
 
 // referenceRun runs slowJSON uninterrupted once per test process.
 var (
@@ -252,20 +286,20 @@ func TestSignalResume(t *testing.T) {
 			}
 			// Wait for the first checkpoint, so the signal lands mid-point.
 			deadline := time.Now().Add(30 * time.Second)
-			for !exists(filepath.Join(out, "points", "H3", "checkpoint.json")) && time.Now().Before(deadline) {
+			for pointPath(t, out, "heads3", "checkpoint.json") == "" && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			cmd.Process.Signal(sig)
 			err := cmd.Wait()
-			if code := exitCode(err); code != ExitInterrupted {
-				t.Fatalf("exit status %d, want %d; stderr:\n%s", code, ExitInterrupted, stderr.String())
+			if code := exitCode(err); code != runner.ExitInterrupted {
+				t.Fatalf("exit status %d, want %d; stderr:\n%s", code, runner.ExitInterrupted, stderr.String())
 			}
-			s, err := ReadSummary(filepath.Join(out, "summary.json"))
+			res, err := Load(out)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Status != StatusInterrupted || s.Points[2].Status != StatusInterrupted {
-				t.Errorf("summary status %q, H=3 %q; want interrupted", s.Status, s.Points[2].Status)
+			if res.Status != runner.StatusInterrupted || res.Records[2].Status != runner.StatusInterrupted {
+				t.Errorf("summary status %q, H=3 %q; want interrupted", res.Status, res.Records[2].Status)
 			}
 			if out, err := exec.Command(bin, "-config", cfg, "-out", out, "-quiet", "-workers", "2").CombinedOutput(); err != nil {
 				t.Fatalf("resume: %v\n%s", err, out)
@@ -319,7 +353,7 @@ func TestKillResume(t *testing.T) {
 func TestJSONLogAndProgress(t *testing.T) {
 	cfg := writeFile(t, "c.json", tinyJSON)
 	code, stderr := runMain("-config", cfg, "-out", filepath.Join(t.TempDir(), "run"), "-json-log")
-	if code != ExitOK {
+	if code != runner.ExitOK {
 		t.Fatalf("exit status %d; stderr:\n%s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
@@ -334,12 +368,21 @@ func TestJSONLogAndProgress(t *testing.T) {
 	}
 
 	c := tinyConfig(filepath.Join(t.TempDir(), "run"))
-	var last Progress
+	var last runner.Progress
 	calls := 0
-	if _, err := HeadSweepWith(c, Options{Progress: func(p Progress) { last = p; calls++ }}); err != nil {
+	if _, err := RunWith(c, runner.Options{Progress: func(p runner.Progress) { last = p; calls++ }}); err != nil {
 		t.Fatal(err)
 	}
 	if calls < 2*c.Steps || last.Done != last.Total || last.PointsDone != 2 || last.Points != 2 {
 		t.Errorf("%d calls, last %+v", calls, last)
 	}
+}
+
+// seq is "1,2,...,n".
+func seq(n int) string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = strconv.Itoa(i + 1)
+	}
+	return strings.Join(s, ",")
 }

@@ -1,0 +1,404 @@
+// Package convexity is the weak-convexity experiment: GD on the paper's
+// model for every point of the sweep (default H = 1..64), measuring
+// lambda_min(Hess F)/F and lambda_max at log-spaced steps along the path
+// (Lanczos, theory.Curvature) against the theory's -kappa and L. Its
+// command is experiments/convexity.
+package convexity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"text/tabwriter"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/mhattn/mha/experiments/figure"
+	"github.com/mhattn/mha/experiments/gdpoint"
+	"github.com/mhattn/mha/experiments/runner"
+	"github.com/mhattn/mha/graph"
+	"github.com/mhattn/mha/theory"
+)
+
+// Name is the experiment's name in config.json and summary.json.
+const Name = "convexity"
+
+// Config is a GD point's config with where and how the curvature is
+// measured.
+type Config struct {
+	gdpoint.Config
+	Convexity Settings `json:"convexity"`
+}
+
+// Settings say where and how the curvature is measured along the path.
+type Settings struct {
+	// Samples is the number of steps at which the curvature is measured,
+	// spread log-uniformly over 0..K (0 and K included); in [2, 1000].
+	Samples int `json:"samples"`
+	// Lanczos is the number of Lanczos iterations per measurement (each
+	// two gradient evaluations); in [2, 1000].
+	Lanczos int `json:"lanczos"`
+}
+
+// DefaultConfig: the head sweep's GD paths (K = 2000, theory step sizes)
+// with the curvature measured at 8 steps by 25 Lanczos iterations.
+func DefaultConfig() Config {
+	c := Config{Config: gdpoint.DefaultConfig("results/" + Name), Convexity: Settings{Samples: 8, Lanczos: 25}}
+	c.SweepHeads(gdpoint.DefaultHeads...)
+	return c
+}
+
+// Validate checks the GD point's fields and the convexity settings.
+func (c *Config) Validate() error {
+	errs := runner.Unjoin(c.Config.Validate())
+	if cv := c.Convexity; cv.Samples < 2 || cv.Samples > 1000 {
+		errs = append(errs, &runner.FieldError{Field: "convexity.samples", Value: cv.Samples, Want: "an integer in [2, 1000]"})
+	}
+	if cv := c.Convexity; cv.Lanczos < 2 || cv.Lanczos > 1000 {
+		errs = append(errs, &runner.FieldError{Field: "convexity.lanczos", Value: cv.Lanczos, Want: "an integer in [2, 1000]"})
+	}
+	return errors.Join(errs...)
+}
+
+// Experiment is the convexity experiment for the runner.
+var Experiment = runner.Experiment{
+	Name:     Name,
+	Doc:      "Measures lambda_min(Hess F)/F and lambda_max along GD paths against the theory's -kappa and L.",
+	Defaults: func() runner.Config { c := DefaultConfig(); return &c },
+	Columns:  Columns,
+	Point:    point,
+	Units:    gdpoint.Steps,
+	Cost:     gdpoint.Cost,
+	Table:    Table,
+	Plots: figure.Plots(figure.Builder{Name: "weak_convexity_vs_heads", Build: WeakConvexityPlot},
+		figure.Builder{Name: "smoothness_vs_heads", Build: SmoothnessPlot}, figure.Builder{Name: "curvature_path", Build: CurvaturePathPlot}),
+	Flags: gdpoint.Flags,
+}
+
+// Run runs the experiment and writes its result directory.
+func Run(cfg Config, opt runner.Options) (*runner.Result, error) {
+	return runner.Run(Experiment, &cfg, opt)
+}
+
+// LogSteps returns n steps spread log-uniformly over 0..K: 0, then
+// round(K^(j/(n-1))) for j = 1..n-1, without repeats; it always ends at K.
+func LogSteps(steps, n int) []int {
+	out := []int{0}
+	for j := 1; j < n; j++ {
+		k := int(math.Round(math.Pow(float64(steps), float64(j)/float64(n-1))))
+		k = min(max(k, 1), steps)
+		if k > out[len(out)-1] {
+			out = append(out, k)
+		}
+	}
+	if out[len(out)-1] != steps {
+		out = append(out, steps)
+	}
+	return out
+}
+
+func heads(pts []Point) []int {
+	var out []int
+	for _, p := range pts {
+		if !slices.Contains(out, p.Heads) {
+			out = append(out, p.Heads)
+		}
+	}
+	return out
+}
+
+// Columns are the convexity experiment's metric columns:
+// one row per measured step k of each point. lambda_min and lambda_max are
+// Lanczos estimates of the extreme eigenvalues of Hess F(theta_k) (Ritz
+// values, so |lambda_min| is at most the true one; the residuals bound
+// the distance to an eigenvalue); ratio = lambda_min / F(theta_k); kappa
+// and L are the theory's weak-convexity and smoothness constants over the
+// ball of radius ||theta_k - theta_0|| around theta_0, so the theory says
+// ratio >= -kappa and lambda_max <= L.
+var Columns = []string{"step", "train_loss", "lambda_min", "lambda_max", "ratio", "min_resid", "max_resid", "dist_from_init", "kappa", "L"}
+
+// Point is a point of the convexity experiment.
+type Point struct {
+	Label  string `json:"-"` // the point's label in the grid
+	Status string `json:"status"`
+	Heads  int    `json:"heads"`
+	Step   int    `json:"step"`
+	// DivergedStep and Divergence are set for status "diverged".
+	DivergedStep *int          `json:"diverged_step,omitempty"`
+	Divergence   string        `json:"divergence,omitempty"`
+	Eta          runner.Number `json:"eta"`
+	EtaRule      string        `json:"eta_rule"` // "theory" or "fixed"
+	// Ratio0 is lambda_min / F at theta_0; WorstRatio the smallest
+	// lambda_min / F along the path (the one the theory bounds by -kappa),
+	// at step WorstStep.
+	Ratio0     runner.Number `json:"ratio_0"`
+	WorstRatio runner.Number `json:"worst_ratio"`
+	WorstStep  int           `json:"worst_step"`
+	// LambdaMax is the largest lambda_max along the path.
+	LambdaMax runner.Number `json:"lambda_max"`
+	// Kappa and L are the theory's constants over the ball the path stays
+	// in (radius ||theta_K - theta_0||); Kappa0 and L0 at theta_0 itself.
+	Kappa       runner.Number `json:"kappa"`
+	L           runner.Number `json:"L"`
+	Kappa0      runner.Number `json:"kappa_0"`
+	L0          runner.Number `json:"L_0"`
+	Distance    runner.Number `json:"dist_from_init"`
+	Samples     int           `json:"samples"`
+	Lanczos     int           `json:"lanczos"`
+	WallSeconds runner.Number `json:"wall_seconds"`
+}
+
+func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
+	c := w.Config.(*Config)
+	s, err := gdpoint.NewStart(w)
+	if err != nil {
+		return runner.Outcome{}, err
+	}
+	lc, p0, r, eta, rule := s.Layer, s.P0, s.R, s.Eta, s.Rule
+	res := &Point{Heads: lc.Heads, Eta: runner.Number(eta), EtaRule: rule,
+		Samples: c.Convexity.Samples, Lanczos: c.Convexity.Lanczos}
+	k0 := theory.ConstantsOverBall(lc, p0, r, 0)
+	res.Kappa0, res.L0 = runner.Number(k0.WeakConvexity), runner.Number(k0.Smoothness)
+	sample := LogSteps(c.Steps, c.Convexity.Samples)
+	theta0 := p0.Trainable(lc, nil)
+	path := gdpoint.PathOf(w, s)
+	path.LogAt = func(k int) bool { _, ok := slices.BinarySearch(sample, k); return ok }
+	path.At = func(k int, m *graph.Model, p graph.Progress) ([]string, error) {
+		// The Lanczos start vector's seed is the step, so a resumed
+		// point measures exactly what an uninterrupted one does.
+		sp, err := theory.Curvature(m, c.Convexity.Lanczos, uint64(k)+1)
+		if err != nil {
+			return nil, fmt.Errorf("curvature at step %d: %w", k, err)
+		}
+		// Hessian-vector products overwrite the model's gradient;
+		// GD's next update needs the one at theta_k.
+		if _, err := m.Evaluate(); err != nil {
+			return nil, err
+		}
+		dist := gdpoint.Distance(m.Params().Trainable(lc, nil), theta0)
+		kb := theory.ConstantsOverBall(lc, p0, r, dist)
+		return []string{runner.CSVLine(k, p.Loss, sp.Min, sp.Max, sp.Min/p.Loss, sp.MinResid, sp.MaxResid,
+			dist, kb.WeakConvexity, kb.Smoothness)}, nil
+	}
+	end, err := path.Run(ctx)
+	if err != nil {
+		return runner.Outcome{}, err
+	}
+	res.Status, res.Step, res.DivergedStep, res.Divergence = end.Status, end.Step, end.DivergedStep, end.Divergence
+	rows, err := parseRows(end.Rows)
+	if err != nil {
+		return runner.Outcome{}, err
+	}
+	res.Ratio0, res.WorstRatio, res.LambdaMax, res.Distance = nan, nan, nan, nan
+	res.Kappa, res.L = nan, nan
+	for i, row := range rows {
+		if i == 0 && row.Step == 0 {
+			res.Ratio0 = runner.Number(row.Ratio)
+		}
+		if !(float64(res.WorstRatio) <= row.Ratio) {
+			res.WorstRatio, res.WorstStep = runner.Number(row.Ratio), row.Step
+		}
+		if !(float64(res.LambdaMax) >= row.LambdaMax) {
+			res.LambdaMax = runner.Number(row.LambdaMax)
+		}
+		res.Distance, res.Kappa, res.L = runner.Number(row.Dist), runner.Number(row.Kappa), runner.Number(row.L)
+	}
+	res.WallSeconds = runner.Number(w.Elapsed().Seconds())
+	return runner.Outcome{Status: res.Status, Rows: end.Rows, Record: res}, nil
+}
+
+var nan = runner.NaN
+
+// Row is a parsed row of the convexity metrics.
+type Row struct {
+	Step                               int
+	Loss, LambdaMin, LambdaMax, Ratio  float64
+	MinResid, MaxResid, Dist, Kappa, L float64
+}
+
+func parseRows(lines []string) ([]Row, error) {
+	out := make([]Row, 0, len(lines))
+	for _, l := range lines {
+		var r Row
+		if err := runner.ParseCSV(l, &r.Step, &r.Loss, &r.LambdaMin, &r.LambdaMax, &r.Ratio, &r.MinResid, &r.MaxResid,
+			&r.Dist, &r.Kappa, &r.L); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// PointsOf decodes the convexity records with their rows;
+// unfinished points are left out.
+func PointsOf(res *runner.Result) ([]Point, [][]Row, error) {
+	var pts []Point
+	var rows [][]Row
+	for _, r := range res.Records {
+		if !r.Finished() {
+			continue
+		}
+		var p Point
+		if err := r.Decode(&p); err != nil {
+			return nil, nil, err
+		}
+		rs, err := parseRows(r.Rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.Label = r.Label
+		pts, rows = append(pts, p), append(rows, rs)
+	}
+	return pts, rows, nil
+}
+
+// ConvexityFit is the least-squares fit of log|lambda_min / F| against
+// log H over the points where lambda_min < 0, for the worst ratio along
+// the path and for the ratio at theta_0, and of log kappa against log H
+// for the theory's bound.
+type ConvexityFit struct {
+	WorstSlope, WorstIntercept float64
+	InitSlope, InitIntercept   float64
+	KappaSlope, KappaIntercept float64
+	Points                     int
+}
+
+// FitConvexity fits the slopes of the convexity experiment.
+func FitConvexity(pts []Point) ConvexityFit {
+	var h, worst, init, kappa []float64
+	for _, p := range pts {
+		h = append(h, float64(p.Heads))
+		worst = append(worst, -float64(p.WorstRatio))
+		init = append(init, -float64(p.Ratio0))
+		kappa = append(kappa, float64(p.Kappa))
+	}
+	var f ConvexityFit
+	f.WorstSlope, f.WorstIntercept = runner.FitLogLog(h, worst)
+	f.InitSlope, f.InitIntercept = runner.FitLogLog(h, init)
+	f.KappaSlope, f.KappaIntercept = runner.FitLogLog(h, kappa)
+	f.Points = len(pts)
+	return f
+}
+
+// Table prints one row per point and the fitted slopes.
+func Table(w io.Writer, res *runner.Result) error {
+	pts, _, err := PointsOf(res)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "point\tH\tstatus\teta\tlambda_min/F at 0\tworst lambda_min/F\tat step\t-kappa\tmax lambda_max\tL\tL/lambda_max\t")
+	for _, p := range pts {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%.4g\t%.4g\t%d\t%.4g\t%.4g\t%.4g\t%.3g\t\n", p.Label, p.Heads, p.Status, float64(p.Eta), float64(p.Ratio0),
+			float64(p.WorstRatio), p.WorstStep, -float64(p.Kappa), float64(p.LambdaMax), float64(p.L), float64(p.L)/float64(p.LambdaMax))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	f := FitConvexity(pts)
+	_, err = fmt.Fprintf(w, "slope of log|lambda_min/F| vs log H: %.3f (worst along the path), %.3f (at theta_0); theory's kappa: %.3f; 1/sqrt(H) is -0.5\n",
+		f.WorstSlope, f.InitSlope, f.KappaSlope)
+	return err
+}
+
+// WeakConvexityPlot is |lambda_min(Hess F)| / F against H, log-log: the
+// worst along the GD path and at theta_0, with the least-squares slope,
+// beside the theory's kappa and a 1/sqrt(H) reference through H = 1.
+func WeakConvexityPlot(res *runner.Result) (*plot.Plot, error) {
+	pts, _, err := PointsOf(res)
+	if err != nil {
+		return nil, err
+	}
+	f := FitConvexity(pts)
+	p := figure.New("Weak convexity: −λ_min(Hess F) / F against H", "number of heads H", "−λ_min / F  (theory: ≤ κ)")
+	figure.IntAxis(&p.X, heads(pts))
+	figure.LogAxis(&p.Y)
+	defer figure.LogHeadroom(p, 30)
+	var worst, init, kappa plotter.XYs
+	for _, q := range pts {
+		h := float64(q.Heads)
+		worst = append(worst, plotter.XY{X: h, Y: -float64(q.WorstRatio)})
+		init = append(init, plotter.XY{X: h, Y: -float64(q.Ratio0)})
+		kappa = append(kappa, plotter.XY{X: h, Y: float64(q.Kappa)})
+	}
+	if err := figure.AddLinePoints(p, figure.Positive(worst, true, true), figure.Color(0), draw.CircleGlyph{},
+		fmt.Sprintf("measured, worst on the path (slope %.2f)", f.WorstSlope)); err != nil {
+		return nil, err
+	}
+	if err := figure.AddLinePoints(p, figure.Positive(init, true, true), figure.Color(1), draw.BoxGlyph{},
+		fmt.Sprintf("measured at θ_0 (slope %.2f)", f.InitSlope)); err != nil {
+		return nil, err
+	}
+	if err := figure.AddLinePoints(p, figure.Positive(kappa, true, true), figure.Color(3), draw.TriangleGlyph{},
+		fmt.Sprintf("theory κ = max β₂/√H (slope %.2f)", f.KappaSlope)); err != nil {
+		return nil, err
+	}
+	if w := figure.Positive(worst, true, true); len(w) > 0 {
+		// Reference slope -1/2 through the first measured point.
+		var ref plotter.XYs
+		for _, q := range w {
+			ref = append(ref, plotter.XY{X: q.X, Y: w[0].Y * math.Sqrt(w[0].X/q.X)})
+		}
+		if err := figure.AddLine(p, ref, figure.Gray, figure.Dashed, "reference ∝ 1/√H"); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// SmoothnessPlot is the largest measured lambda_max(Hess F) along the path
+// against H beside the theory's L, log-log.
+func SmoothnessPlot(res *runner.Result) (*plot.Plot, error) {
+	pts, _, err := PointsOf(res)
+	if err != nil {
+		return nil, err
+	}
+	p := figure.New("Smoothness: λ_max(Hess F) on the GD path against the bound L", "number of heads H", "λ_max  (theory: ≤ L)")
+	figure.IntAxis(&p.X, heads(pts))
+	figure.LogAxis(&p.Y)
+	defer figure.LogHeadroom(p, 30)
+	var meas, bound plotter.XYs
+	for _, q := range pts {
+		meas = append(meas, plotter.XY{X: float64(q.Heads), Y: float64(q.LambdaMax)})
+		bound = append(bound, plotter.XY{X: float64(q.Heads), Y: float64(q.L)})
+	}
+	if err := figure.AddLinePoints(p, figure.Positive(meas, true, true), figure.Color(0), draw.CircleGlyph{}, "measured λ_max (max on the path)"); err != nil {
+		return nil, err
+	}
+	if err := figure.AddLinePoints(p, figure.Positive(bound, true, true), figure.Color(3), draw.TriangleGlyph{}, "theory L = G²/4 + κ"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// CurvaturePathPlot is lambda_min / F against the step k along each
+// path (k >= 1, log x).
+func CurvaturePathPlot(res *runner.Result) (*plot.Plot, error) {
+	pts, rows, err := PointsOf(res)
+	if err != nil {
+		return nil, err
+	}
+	p := figure.New("λ_min(Hess F(θ_k)) / F(θ_k) along the GD path", "step k", "λ_min / F")
+	figure.LogAxis(&p.X)
+	p.Legend.Top = false
+	p.Legend.Left = true
+	for i, q := range pts {
+		var xy plotter.XYs
+		for _, r := range rows[i] {
+			xy = append(xy, plotter.XY{X: float64(r.Step), Y: r.Ratio})
+		}
+		if err := figure.AddLinePoints(p, figure.Positive(xy, true, false), figure.Color(i), figure.Glyph(i), q.Label); err != nil {
+			return nil, err
+		}
+	}
+	// Room below the curves for the legend.
+	if p.Y.Max > p.Y.Min {
+		p.Y.Min -= 0.9 * (p.Y.Max - p.Y.Min)
+	}
+	return p, nil
+}
