@@ -40,11 +40,6 @@ type CLI struct {
 	Submit         bool
 }
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, " ") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
 // ParseArgs reads the flags of an experiment program: the experiment's
 // defaults, then -config FILE, then every -set, -sweep and shorthand flag
 // (-out, -workers, -checkpoint-every and the experiment's Flags). It
@@ -56,27 +51,35 @@ func ParseArgs(e Experiment, args []string, stderr io.Writer) (Config, CLI, erro
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	d := e.Defaults()
-	var sets, sweeps listFlag
-	fs.StringVar(&cli.ConfigFile, "config", "", "JSON config `file` (snake_case keys, a \"sweep\" object; see -print-config); flags override it")
-	fs.Var(&sets, "set", "set one config value: `key=value` with a dotted key, e.g. -set data.zeta=0.125 (repeatable)")
-	fs.Var(&sweeps, "sweep", "sweep a config key: `key=v1,v2,...`, e.g. -sweep data.seed=1,2,3 (repeatable; the grid is the product of the axes)")
-	fs.BoolVar(&cli.AllowLargeGrid, "allow-large-grid", false, fmt.Sprintf("allow a grid of more than %d points", MaxPoints))
-	type short struct {
-		f   Flag
-		val *string
+	// -set, -sweep and the shorthands, in command-line order.
+	var o Overrides
+	addSet := func(v string) error {
+		st, err := ParseSet(v)
+		o.Sets = append(o.Sets, st)
+		return err
 	}
-	var shorts []short
+	addSweep := func(v string) error {
+		a, err := ParseSweep(v)
+		o.Sweeps = append(o.Sweeps, a)
+		return err
+	}
+	fs.StringVar(&cli.ConfigFile, "config", "", "JSON config `file` (snake_case keys, a \"sweep\" object; see -print-config); flags override it")
+	fs.Func("set", "set one config value: `key=value` with a dotted key, e.g. -set data.zeta=0.125 (repeatable)", addSet)
+	fs.Func("sweep", "sweep a config key: `key=v1,v2,...`, e.g. -sweep data.seed=1,2,3 (repeatable; the grid is the product of the axes, the first outermost)", addSweep)
+	fs.BoolVar(&cli.AllowLargeGrid, "allow-large-grid", false, fmt.Sprintf("allow a grid of more than %d points", MaxPoints))
 	for _, f := range append([]Flag{
 		{Name: "out", Key: "out", Usage: "result `directory`"},
 		{Name: "workers", Key: "workers", Usage: "points run in parallel; 0 uses the number of CPUs"},
 		{Name: "checkpoint-every", Key: "checkpoint_every", Usage: "steps between checkpoints"},
 	}, e.Flags...) {
-		usage := f.Usage + " (-set " + f.Key + "=V)"
 		if f.Sweep {
-			usage = f.Usage + " (-sweep " + f.Key + "=V1,V2)"
+			fs.Func(f.Name, f.Usage+" (-sweep "+f.Key+"=V1,V2)", func(v string) error { return addSweep(f.Key + "=" + v) })
+		} else {
+			fs.Func(f.Name, f.Usage+" (-set "+f.Key+"=V)", func(v string) error {
+				o.Sets = append(o.Sets, Set{Key: f.Key, Value: jsonValue(strings.TrimSpace(v))})
+				return nil
+			})
 		}
-		v := fs.String(f.Name, "", usage)
-		shorts = append(shorts, short{f, v})
 	}
 	fs.BoolVar(&cli.JSONLog, "json-log", false, "log JSON lines instead of text")
 	fs.BoolVar(&cli.Force, "force", false, "delete the run in the output directory first (or write into a directory that is not a run)")
@@ -122,37 +125,6 @@ func ParseArgs(e Experiment, args []string, stderr io.Writer) (Config, CLI, erro
 		if cfg, err = LoadConfigFile(cli.ConfigFile, d); err != nil {
 			return nil, cli, fmt.Errorf("config: %w", err)
 		}
-	}
-	var o Overrides
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for _, s := range shorts {
-		if !given[s.f.Name] {
-			continue
-		}
-		if s.f.Sweep {
-			a, err := ParseSweep(s.f.Key + "=" + *s.val)
-			if err != nil {
-				return nil, cli, err
-			}
-			o.Sweeps = append(o.Sweeps, a)
-		} else {
-			o.Sets = append(o.Sets, Set{Key: s.f.Key, Value: jsonValue(strings.TrimSpace(*s.val))})
-		}
-	}
-	for _, s := range sets {
-		st, err := ParseSet(s)
-		if err != nil {
-			return nil, cli, err
-		}
-		o.Sets = append(o.Sets, st)
-	}
-	for _, s := range sweeps {
-		a, err := ParseSweep(s)
-		if err != nil {
-			return nil, cli, err
-		}
-		o.Sweeps = append(o.Sweeps, a)
 	}
 	var fixed []string
 	if cli.ConfigFile == "" || sameAxes(cfg.RunSettings().Sweep, d.RunSettings().Sweep) {

@@ -25,8 +25,9 @@ type Overrides struct {
 	Sweeps []Axis
 }
 
-// Apply returns cfg with the overrides: each -set replaces one value, each
-// -sweep replaces the axis of its key or adds one. fixed lists the axes of
+// Apply returns cfg with the overrides: each -set replaces one value; the
+// axes of -sweep replace those of their keys and come after the others, in
+// their order. fixed lists the axes of
 // cfg that a -set of their key removes (the experiment's default axes:
 // setting heads=4 runs H = 4 only); a -set of any other swept key, or of
 // a key also given to -sweep, is an error. So is a key set or swept twice,
@@ -69,15 +70,11 @@ func Apply(cfg Config, fixed []string, o Overrides) (Config, error) {
 			return nil, err
 		}
 	}
-	for _, a := range o.Sweeps {
-		s := c.RunSettings()
-		if i := s.Sweep.index(a.Key); i >= 0 {
-			s.Sweep = slices.Clone(s.Sweep)
-			s.Sweep[i] = a
-		} else {
-			s.Sweep = append(slices.Clone(s.Sweep), a)
-		}
-	}
+	// The axes of -sweep replace those of their keys and come last, in
+	// command-line order.
+	s := c.RunSettings()
+	s.Sweep = slices.DeleteFunc(slices.Clone(s.Sweep), func(a Axis) bool { return swept[a.Key] })
+	s.Sweep = append(s.Sweep, o.Sweeps...)
 	return c, nil
 }
 

@@ -12,8 +12,8 @@ package main
 import (
 	"os"
 
-	"github.com/mhattn/mha/experiments/stepsize/stepsize"
 	"github.com/mhattn/mha/experiments/runner"
+	"github.com/mhattn/mha/experiments/stepsize/stepsize"
 )
 
 func main() { os.Exit(runner.Main(stepsize.Experiment, os.Args[1:], os.Stdout, os.Stderr)) }

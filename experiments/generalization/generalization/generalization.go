@@ -103,7 +103,9 @@ var Experiment = runner.Experiment{
 }
 
 // Run runs the experiment and writes its result directory.
-func Run(cfg Config, opt runner.Options) (*runner.Result, error) { return runner.Run(Experiment, &cfg, opt) }
+func Run(cfg Config, opt runner.Options) (*runner.Result, error) {
+	return runner.Run(Experiment, &cfg, opt)
+}
 
 func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	s, err := gdpoint.NewStart(w)

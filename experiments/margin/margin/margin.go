@@ -126,7 +126,9 @@ var Experiment = runner.Experiment{
 }
 
 // Run runs the experiment quietly and writes its result directory.
-func Run(cfg Config, opt runner.Options) (*runner.Result, error) { return runner.Run(Experiment, &cfg, opt) }
+func Run(cfg Config, opt runner.Options) (*runner.Result, error) {
+	return runner.Run(Experiment, &cfg, opt)
+}
 
 func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	if err := ctx.Err(); err != nil {
