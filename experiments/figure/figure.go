@@ -281,12 +281,14 @@ func AddStats(p *plot.Plot, xs []float64, stats []runner.Stats, c color.Color, s
 	return nil
 }
 
-// Headroom raises the top of a linear y axis so that a legend in the top
-// right corner does not cover the data.
-func Headroom(p *plot.Plot) {
+// Headroom puts the legend at the top and raises the top of a linear y
+// axis so that a legend of the given number of entries does not cover the
+// data. Call it after adding the data.
+func Headroom(p *plot.Plot, entries int) {
 	p.Legend.Top = true
+	f := math.Min(0.05+0.06*float64(entries), 0.8)
 	if p.Y.Max > p.Y.Min {
-		p.Y.Max += 0.45 * (p.Y.Max - p.Y.Min)
+		p.Y.Max = (p.Y.Max - f*p.Y.Min) / (1 - f)
 	}
 }
 

@@ -294,7 +294,7 @@ func TestPlot(res *runner.Result) (*plot.Plot, error) {
 			}
 		}
 	}
-	figure.Headroom(p)
+	figure.Headroom(p, 3*len(series))
 	return p, nil
 }
 
@@ -328,7 +328,7 @@ func DistancePlot(res *runner.Result) (*plot.Plot, error) {
 			return nil, err
 		}
 	}
-	figure.Headroom(p)
+	figure.Headroom(p, 2*len(res.Series(x)))
 	return p, nil
 }
 
@@ -380,5 +380,6 @@ func AttentionPlot(res *runner.Result) (*plot.Plot, error) {
 	case len(uniform) > 1:
 		figure.LegendEntry(p, figure.Dashed, "uniform attention (dashed, per curve)")
 	}
+	figure.Headroom(p, len(groups)+1)
 	return p, nil
 }

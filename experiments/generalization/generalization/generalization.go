@@ -366,6 +366,6 @@ func TestLossPlot(res *runner.Result) (*plot.Plot, error) {
 			return nil, err
 		}
 	}
-	figure.Headroom(p)
+	figure.Headroom(p, 2*len(fits))
 	return p, nil
 }

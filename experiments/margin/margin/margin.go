@@ -292,6 +292,6 @@ func Plot(res *runner.Result) (*plot.Plot, error) {
 	if err := figure.AddStats(p, idealX, ideal, figure.Gray, draw.RingGlyph{}, figure.Dashed, "ideal attention (relevant tokens)", logX, false); err != nil {
 		return nil, err
 	}
-	figure.Headroom(p)
+	figure.Headroom(p, len(series)+1)
 	return p, nil
 }
