@@ -231,7 +231,7 @@ func ParseSweep(s string) (Axis, error) {
 	k, v, ok := strings.Cut(s, "=")
 	k = strings.TrimSpace(k)
 	if !ok || k == "" {
-		return Axis{}, fmt.Errorf("-sweep %q: want key=v1,v2,..., e.g. -sweep heads=1,2,4", s)
+		return Axis{}, fmt.Errorf("-sweep %q: want key=v1,v2,..., e.g. -sweep data.seed=1,2,3", s)
 	}
 	a := Axis{Key: k}
 	if strings.TrimSpace(v) == "" {
