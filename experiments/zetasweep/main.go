@@ -49,9 +49,11 @@ func attention(res *runner.Result) (*plot.Plot, error) {
 	return p, nil
 }
 
-func main() {
+func experiment() runner.Experiment {
 	e := gdpoint.Experiment("zetasweep", "Trains at H = 4 for zeta = 0.125..1: losses, errors and attention on relevant tokens.", defaults)
 	e.Plots = figure.Plots(figure.Builder{Name: "test_vs_zeta", Build: gdpoint.TestPlot},
 		figure.Builder{Name: "attention_vs_zeta", Build: attention}, figure.Builder{Name: "relevant_attention", Build: gdpoint.AttentionPlot})
-	os.Exit(runner.Main(e, os.Args[1:], os.Stdout, os.Stderr))
+	return e
 }
+
+func main() { os.Exit(runner.Main(experiment(), os.Args[1:], os.Stdout, os.Stderr)) }
