@@ -134,11 +134,7 @@ func ParseArgs(e Experiment, args []string, stderr io.Writer) (Config, CLI, erro
 	if err != nil {
 		return nil, cli, err
 	}
-	check := Clone(cfg)
-	if r, ok := check.(Resolver); ok {
-		r.Resolve()
-	}
-	if _, err := Grid(name, check, cli.AllowLargeGrid, nil); err != nil {
+	if _, err := Grid(name, cfg, cli.AllowLargeGrid, nil); err != nil {
 		return nil, cli, err
 	}
 	return cfg, cli, nil
@@ -164,11 +160,7 @@ func Main(e Experiment, args []string, stdout, stderr io.Writer) int {
 		return ExitInput
 	}
 	if cli.PrintConfig {
-		c := Clone(cfg)
-		if r, ok := c.(Resolver); ok {
-			r.Resolve()
-		}
-		b, _ := json.MarshalIndent(c, "", "  ")
+		b, _ := json.MarshalIndent(cfg, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 		return ExitOK
 	}

@@ -261,10 +261,9 @@ func (r *Result) Diverged() int {
 // the user can fix are *InputError; a cancelled context gives
 // ErrInterrupted together with the partial Result.
 func Run(e Experiment, cfg Config, opt Options) (*Result, error) {
+	// The base config is not resolved: a "0 selects" field is resolved
+	// per point, after the point's values are set.
 	cfg = Clone(cfg)
-	if r, ok := cfg.(Resolver); ok {
-		r.Resolve()
-	}
 	points, err := Grid(e.Name, cfg, opt.AllowLargeGrid, e.Cost)
 	if err != nil {
 		return nil, &InputError{Err: err}

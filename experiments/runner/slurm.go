@@ -81,9 +81,6 @@ func WriteSlurm(e Experiment, cfg Config, s Slurm, force, allowLarge bool, log *
 		return nil, &InputError{Err: err}
 	}
 	rs.Out, rs.Workers = out, s.CPUs
-	if r, ok := cfg.(Resolver); ok {
-		r.Resolve()
-	}
 	if _, err := Grid(name, cfg, allowLarge, nil); err != nil {
 		return nil, &InputError{Err: err}
 	}
