@@ -16,7 +16,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/mhattn/mha/experiments/figure"
 	"github.com/mhattn/mha/experiments/gdpoint"
@@ -102,15 +101,6 @@ func LogSteps(steps, n int) []int {
 	return out
 }
 
-func heads(pts []Point) []int {
-	var out []int
-	for _, p := range pts {
-		if !slices.Contains(out, p.Heads) {
-			out = append(out, p.Heads)
-		}
-	}
-	return out
-}
 
 // Columns are the convexity experiment's metric columns:
 // one row per measured step k of each point. lambda_min and lambda_max are
@@ -306,74 +296,135 @@ func Table(w io.Writer, res *runner.Result) error {
 	return err
 }
 
-// WeakConvexityPlot is |lambda_min(Hess F)| / F against H, log-log: the
-// worst along the GD path and at theta_0, with the least-squares slope,
-// beside the theory's kappa and a 1/sqrt(H) reference through H = 1.
+// byX collects, per line of a plot against the swept key x (one per value
+// of the other non-seed swept keys) and per x, the stats over the seeds
+// of f for every metric.
+func byX(res *runner.Result, x string, fs ...func(Point) float64) ([]runner.Series, [][][]runner.Stats, error) {
+	all := make([]Point, len(res.Records))
+	for i, r := range res.Records {
+		if r.Finished() {
+			if err := r.Decode(&all[i]); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	series := res.Series(x)
+	out := make([][][]runner.Stats, len(series))
+	for si, s := range series {
+		out[si] = make([][]runner.Stats, len(fs))
+		for fi, f := range fs {
+			for _, g := range s.Groups {
+				var v []float64
+				for _, i := range g.Records {
+					v = append(v, f(all[i]))
+				}
+				out[si][fi] = append(out[si][fi], runner.NewStats(v))
+			}
+		}
+	}
+	return series, out, nil
+}
+
+// xPlot is a plot against the swept key x with a log y axis; nil without
+// a numeric swept key.
+func xPlot(res *runner.Result, title, y string) (*plot.Plot, string, bool) {
+	x := res.XAxis("heads")
+	if x == "" {
+		return nil, "", false
+	}
+	if n := res.SeedNote(); n != "" {
+		title += "\n(" + n + ")"
+	}
+	xl := x
+	if x == "heads" {
+		xl = "number of heads H"
+	}
+	p := figure.New(title, xl, y)
+	var xs []float64
+	for _, r := range res.Records {
+		if v, ok := r.Value(x); ok && !slices.Contains(xs, v.Float()) {
+			xs = append(xs, v.Float())
+		}
+	}
+	figure.ValueAxis(&p.X, xs)
+	_, logX := p.X.Scale.(plot.LogScale)
+	figure.LogAxis(&p.Y)
+	return p, x, logX
+}
+
+// lines draws one line per metric and series.
+func lines(p *plot.Plot, series []runner.Series, stats [][][]runner.Stats, names []string, colors []int, logX bool) error {
+	for si, s := range series {
+		for mi, name := range names {
+			c := figure.Color(colors[mi])
+			if len(series) > 1 {
+				name, c = s.Name+": "+name, figure.Color(len(names)*si+mi)
+			}
+			if err := figure.AddStats(p, s.X, stats[si][mi], c, figure.Glyph(mi), nil, name, logX, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// WeakConvexityPlot is |lambda_min(Hess F)| / F against heads (else the
+// first numeric swept key), log-log: the worst along the GD path and at
+// theta_0, beside the theory's kappa; against heads with the
+// least-squares slopes and a 1/sqrt(H) reference through the first point.
 func WeakConvexityPlot(res *runner.Result) (*plot.Plot, error) {
 	pts, _, err := PointsOf(res)
 	if err != nil {
 		return nil, err
 	}
-	f := FitConvexity(pts)
-	p := figure.New("Weak convexity: −λ_min(Hess F) / F against H", "number of heads H", "−λ_min / F  (theory: ≤ κ)")
-	figure.IntAxis(&p.X, heads(pts))
-	figure.LogAxis(&p.Y)
+	p, x, logX := xPlot(res, "Weak convexity: −λ_min(Hess F) / F", "−λ_min / F  (theory: ≤ κ)")
+	if p == nil {
+		return nil, nil
+	}
 	defer figure.LogHeadroom(p, 30)
-	var worst, init, kappa plotter.XYs
-	for _, q := range pts {
-		h := float64(q.Heads)
-		worst = append(worst, plotter.XY{X: h, Y: -float64(q.WorstRatio)})
-		init = append(init, plotter.XY{X: h, Y: -float64(q.Ratio0)})
-		kappa = append(kappa, plotter.XY{X: h, Y: float64(q.Kappa)})
-	}
-	if err := figure.AddLinePoints(p, figure.Positive(worst, true, true), figure.Color(0), draw.CircleGlyph{},
-		fmt.Sprintf("measured, worst on the path (slope %.2f)", f.WorstSlope)); err != nil {
+	series, stats, err := byX(res, x, func(q Point) float64 { return -float64(q.WorstRatio) },
+		func(q Point) float64 { return -float64(q.Ratio0) }, func(q Point) float64 { return float64(q.Kappa) })
+	if err != nil {
 		return nil, err
 	}
-	if err := figure.AddLinePoints(p, figure.Positive(init, true, true), figure.Color(1), draw.BoxGlyph{},
-		fmt.Sprintf("measured at θ_0 (slope %.2f)", f.InitSlope)); err != nil {
+	names := []string{"measured, worst on the path", "measured at θ_0", "theory κ = max β₂ scale(H)"}
+	if x == "heads" {
+		f := FitConvexity(pts)
+		names[0] += fmt.Sprintf(" (slope %.2f)", f.WorstSlope)
+		names[1] += fmt.Sprintf(" (slope %.2f)", f.InitSlope)
+		names[2] += fmt.Sprintf(" (slope %.2f)", f.KappaSlope)
+	}
+	if err := lines(p, series, stats, names, []int{0, 1, 3}, logX); err != nil {
 		return nil, err
 	}
-	if err := figure.AddLinePoints(p, figure.Positive(kappa, true, true), figure.Color(3), draw.TriangleGlyph{},
-		fmt.Sprintf("theory κ = max β₂/√H (slope %.2f)", f.KappaSlope)); err != nil {
-		return nil, err
-	}
-	if w := figure.Positive(worst, true, true); len(w) > 0 {
+	if x == "heads" && len(series) == 1 && len(series[0].X) > 0 {
 		// Reference slope -1/2 through the first measured point.
+		s, w := series[0], stats[0][0]
 		var ref plotter.XYs
-		for _, q := range w {
-			ref = append(ref, plotter.XY{X: q.X, Y: w[0].Y * math.Sqrt(w[0].X/q.X)})
+		for i := range s.X {
+			ref = append(ref, plotter.XY{X: s.X[i], Y: w[0].Mean * math.Sqrt(s.X[0]/s.X[i])})
 		}
-		if err := figure.AddLine(p, ref, figure.Gray, figure.Dashed, "reference ∝ 1/√H"); err != nil {
+		if err := figure.AddLine(p, figure.Positive(ref, true, true), figure.Gray, figure.Dashed, "reference ∝ 1/√H"); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-// SmoothnessPlot is the largest measured lambda_max(Hess F) along the path
-// against H beside the theory's L, log-log.
+// SmoothnessPlot is the largest measured lambda_max(Hess F) along the
+// path against heads (else the first numeric swept key) beside the
+// theory's L, log-log.
 func SmoothnessPlot(res *runner.Result) (*plot.Plot, error) {
-	pts, _, err := PointsOf(res)
+	p, x, logX := xPlot(res, "Smoothness: λ_max(Hess F) on the GD path against the bound L", "λ_max  (theory: ≤ L)")
+	if p == nil {
+		return nil, nil
+	}
+	defer figure.LogHeadroom(p, 30)
+	series, stats, err := byX(res, x, func(q Point) float64 { return float64(q.LambdaMax) }, func(q Point) float64 { return float64(q.L) })
 	if err != nil {
 		return nil, err
 	}
-	p := figure.New("Smoothness: λ_max(Hess F) on the GD path against the bound L", "number of heads H", "λ_max  (theory: ≤ L)")
-	figure.IntAxis(&p.X, heads(pts))
-	figure.LogAxis(&p.Y)
-	defer figure.LogHeadroom(p, 30)
-	var meas, bound plotter.XYs
-	for _, q := range pts {
-		meas = append(meas, plotter.XY{X: float64(q.Heads), Y: float64(q.LambdaMax)})
-		bound = append(bound, plotter.XY{X: float64(q.Heads), Y: float64(q.L)})
-	}
-	if err := figure.AddLinePoints(p, figure.Positive(meas, true, true), figure.Color(0), draw.CircleGlyph{}, "measured λ_max (max on the path)"); err != nil {
-		return nil, err
-	}
-	if err := figure.AddLinePoints(p, figure.Positive(bound, true, true), figure.Color(3), draw.TriangleGlyph{}, "theory L = G²/4 + κ"); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p, lines(p, series, stats, []string{"measured λ_max (max on the path)", "theory L = G²/4 + κ"}, []int{0, 3}, logX)
 }
 
 // CurvaturePathPlot is lambda_min / F against the step k along each

@@ -15,7 +15,6 @@ import (
 	"text/tabwriter"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/mhattn/mha/experiments/figure"
@@ -282,40 +281,80 @@ func Table(w io.Writer, res *runner.Result) error {
 	return tw.Flush()
 }
 
-// StepSizePlot is, against H, the theory step size, the largest monotone
-// step found and 2 / lambda_max(Hess F(theta_0)), log-log.
+// StepSizePlot is, against heads (else the first numeric swept key), the
+// largest monotone step found, 2 / lambda_max(Hess F(theta_0)) and the
+// theory step size, log-log, one set of lines per value of the other
+// swept keys, with a seed axis the mean and 95% interval over the seeds;
+// nil without a numeric swept key.
 func StepSizePlot(res *runner.Result) (*plot.Plot, error) {
-	pts, err := PointsOf(res)
-	if err != nil {
-		return nil, err
-	}
+	all := make([]Point, len(res.Records))
 	var ratios []float64
-	for _, q := range pts {
-		ratios = append(ratios, float64(q.Ratio))
+	for i, r := range res.Records {
+		if r.Status != runner.StatusOK {
+			continue
+		}
+		if err := r.Decode(&all[i]); err != nil {
+			return nil, err
+		}
+		ratios = append(ratios, float64(all[i].Ratio))
+	}
+	x := res.XAxis("heads")
+	if x == "" {
+		return nil, nil
 	}
 	found := "largest monotone η (bisection)"
 	if len(ratios) > 0 {
 		found += fmt.Sprintf(": %.3g–%.3g × theory", slices.Min(ratios), slices.Max(ratios))
 	}
-	p := figure.New("Step size η against H", "number of heads H", fmt.Sprintf("step size η (K = %d)", gdpoint.Of(res.Config).Steps))
-	figure.IntAxis(&p.X, heads(pts))
+	title := "Step size η against " + res.AxisName(x)
+	if n := res.SeedNote(); n != "" {
+		title += "\n(" + n + ")"
+	}
+	xl := x
+	if x == "heads" {
+		xl = "number of heads H"
+	}
+	p := figure.New(title, xl, fmt.Sprintf("step size η (K = %d)", gdpoint.Of(res.Config).Steps))
+	var xs []float64
+	for _, r := range res.Records {
+		if v, ok := r.Value(x); ok && !slices.Contains(xs, v.Float()) {
+			xs = append(xs, v.Float())
+		}
+	}
+	figure.ValueAxis(&p.X, xs)
+	_, logX := p.X.Scale.(plot.LogScale)
 	figure.LogAxis(&p.Y)
 	defer figure.LogHeadroom(p, 100)
-	var theoryEta, best, curv plotter.XYs
-	for _, q := range pts {
-		h := float64(q.Heads)
-		theoryEta = append(theoryEta, plotter.XY{X: h, Y: float64(q.TheoryEta)})
-		best = append(best, plotter.XY{X: h, Y: float64(q.FoundEta)})
-		curv = append(curv, plotter.XY{X: h, Y: float64(q.CurvatureEta)})
-	}
-	if err := figure.AddLinePoints(p, figure.Positive(best, true, true), figure.Color(0), draw.CircleGlyph{}, found); err != nil {
-		return nil, err
-	}
-	if err := figure.AddLinePoints(p, figure.Positive(curv, true, true), figure.Color(2), draw.BoxGlyph{}, "2 / λ_max(Hess F(θ_0))"); err != nil {
-		return nil, err
-	}
-	if err := figure.AddLinePoints(p, figure.Positive(theoryEta, true, true), figure.Color(3), draw.TriangleGlyph{}, "theory η = 1/L"); err != nil {
-		return nil, err
+	series := res.Series(x)
+	for si, s := range series {
+		for mi, m := range []struct {
+			name  string
+			f     func(Point) float64
+			shape draw.GlyphDrawer
+			color int
+		}{
+			{found, func(q Point) float64 { return float64(q.FoundEta) }, draw.CircleGlyph{}, 0},
+			{"2 / λ_max(Hess F(θ_0))", func(q Point) float64 { return float64(q.CurvatureEta) }, draw.BoxGlyph{}, 2},
+			{"theory η = 1/L", func(q Point) float64 { return float64(q.TheoryEta) }, draw.TriangleGlyph{}, 3},
+		} {
+			var st []runner.Stats
+			for _, g := range s.Groups {
+				var v []float64
+				for _, i := range g.Records {
+					if res.Records[i].Status == runner.StatusOK {
+						v = append(v, m.f(all[i]))
+					}
+				}
+				st = append(st, runner.NewStats(v))
+			}
+			name, c := m.name, figure.Color(m.color)
+			if len(series) > 1 {
+				name, c = s.Name+": "+name, figure.Color(3*si+mi)
+			}
+			if err := figure.AddStats(p, s.X, st, c, m.shape, nil, name, logX, true); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return p, nil
 }
