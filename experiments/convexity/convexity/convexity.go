@@ -101,7 +101,6 @@ func LogSteps(steps, n int) []int {
 	return out
 }
 
-
 // Columns are the convexity experiment's metric columns:
 // one row per measured step k of each point. lambda_min and lambda_max are
 // Lanczos estimates of the extreme eigenvalues of Hess F(theta_k) (Ritz
