@@ -280,12 +280,24 @@ type Program struct {
 	// go run, where the build records none) or "unknown".
 	Source string `json:"source"`
 	Go     string `json:"go"`
+	// Inherited is the code version given by the environment variable
+	// MHA_CODE_VERSION (Source "MHA_CODE_VERSION"): the SLURM scripts set
+	// it to the version of the program that wrote them, whose copy the
+	// jobs run.
+	Inherited string `json:"inherited,omitempty"`
 }
+
+// CodeVersionEnv names the environment variable that, when set, is the
+// code version of the running program (Program.Inherited).
+const CodeVersionEnv = "MHA_CODE_VERSION"
 
 // Code is the code version in point identities: the module version for a
 // released module, else the commit with "+dirty" for uncommitted changes,
 // else "unknown".
 func (p Program) Code() string {
+	if p.Inherited != "" {
+		return p.Inherited
+	}
 	if p.Version != "" && p.Version != "(devel)" && p.Version != "(unknown)" {
 		return p.Module + "@" + p.Version
 	}
@@ -304,8 +316,11 @@ var (
 )
 
 // ProgramVersion reads the running program's version once: the build
-// information, or, when it records no VCS revision (go run, go test),
-// git rev-parse HEAD and git status --porcelain in the module's checkout.
+// information; else $MHA_CODE_VERSION (set by the SLURM scripts); else,
+// when the build records no VCS revision (go run, go test, or
+// GOFLAGS=-buildvcs=false), git rev-parse HEAD and git status --porcelain
+// in the module's checkout, which describe the checkout as it is when the
+// program starts.
 func ProgramVersion() Program {
 	versionOnce.Do(func() {
 		p := Program{Module: "github.com/mhattn/mha", Version: "(unknown)", Revision: "unknown", Source: "unknown", Go: runtime.Version()}
@@ -322,6 +337,9 @@ func ProgramVersion() Program {
 					p.Modified = s.Value == "true"
 				}
 			}
+		}
+		if v := os.Getenv(CodeVersionEnv); v != "" && p.Source != "build" {
+			p.Inherited, p.Source = v, CodeVersionEnv
 		}
 		if p.Source == "unknown" {
 			if rev, dirty, ok := gitVersion(); ok {

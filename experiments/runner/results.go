@@ -514,3 +514,22 @@ func FitLogLog(x, y []float64) (slope, intercept float64) {
 	slope = sxy / sxx
 	return slope, my - slope*mx
 }
+
+// MeanCI formats, over a group's finished points, the values v(i) (i
+// indexes Records): "mean" for one point, "mean ±h" with h the half-width
+// of the 95% interval for several, "-" for none. Values print with 4
+// significant digits.
+func (r *Result) MeanCI(g Group, v func(i int) float64) string {
+	var xs []float64
+	for _, i := range g.Records {
+		xs = append(xs, v(i))
+	}
+	if len(xs) == 0 {
+		return "-"
+	}
+	s := NewStats(xs)
+	if s.N <= 1 || math.IsNaN(s.Hi) {
+		return strconv.FormatFloat(s.Mean, 'g', 4, 64)
+	}
+	return strconv.FormatFloat(s.Mean, 'g', 4, 64) + " ±" + strconv.FormatFloat((s.Hi-s.Lo)/2, 'g', 2, 64)
+}

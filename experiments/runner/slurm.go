@@ -110,6 +110,9 @@ func WriteSlurm(e Experiment, cfg Config, s Slurm, force, allowLarge bool, log *
 	if err := atomicfile.WriteBytes(f.Config, append(js, '\n')); err != nil {
 		return nil, err
 	}
+	// The jobs run a copy of this program: they inherit its code version
+	// (for point identities), whatever the checkout looks like by then.
+	export := "export " + CodeVersionEnv + "=" + shellQuote(ProgramVersion().Code()) + "\n"
 	run := shellQuote(f.Binary) + " -config " + shellQuote(f.Config)
 	if allowLarge {
 		run += " -allow-large-grid"
@@ -130,13 +133,13 @@ func WriteSlurm(e Experiment, cfg Config, s Slurm, force, allowLarge bool, log *
 #SBATCH --ntasks=1
 #SBATCH --cpus-per-task=%[6]d
 %[7]s#SBATCH --output=%[8]s/shard-%%a-%%A.out
-%[9]s -shard "$SLURM_ARRAY_TASK_ID/%[2]d"
+%[10]s%[9]s -shard "$SLURM_ARRAY_TASK_ID/%[2]d"
 status=$?
 # 3: some points diverged. That is a result, not a failure: the merge
 # writes it into summary.json and exits 3 itself.
 if [ "$status" -eq 3 ]; then exit 0; fi
 exit "$status"
-`, name, s.Shards, out, f.Shards, s.Shards-1, s.CPUs, res.String(), f.Logs, run)
+`, name, s.Shards, out, f.Shards, s.Shards-1, s.CPUs, res.String(), f.Logs, run, export)
 	merge := fmt.Sprintf(`#!/bin/bash
 # Written by %[1]s -slurm: merges the shards of the sweep in %[2]s into
 # metrics.csv, summary.json and plots/. submit.sh queues it after the
@@ -145,8 +148,8 @@ exit "$status"
 #SBATCH --ntasks=1
 #SBATCH --cpus-per-task=1
 %[3]s#SBATCH --output=%[4]s/merge-%%j.out
-exec %[5]s -merge
-`, name, out, res.String(), f.Logs, run)
+%[6]sexec %[5]s -merge
+`, name, out, res.String(), f.Logs, run, export)
 	submit := fmt.Sprintf(`#!/bin/bash
 # Written by %[1]s -slurm. Submits the shards of the sweep in %[2]s and
 # a merge that runs once they all succeeded (if one fails, SLURM cancels

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"gonum.org/v1/plot"
@@ -274,24 +275,52 @@ func FitConvexity(pts []Point) ConvexityFit {
 	return f
 }
 
-// Table prints one row per point and the fitted slopes.
+// Table prints one row per group of points (every swept value but the
+// seeds; with a seed axis, mean and 95% interval over the seeds) and the
+// fitted slopes against H.
 func Table(w io.Writer, res *runner.Result) error {
 	pts, _, err := PointsOf(res)
 	if err != nil {
 		return err
 	}
+	all := make([]Point, len(res.Records))
+	for i, r := range res.Records {
+		if r.Finished() {
+			if err := r.Decode(&all[i]); err != nil {
+				return err
+			}
+		}
+	}
+	if note := res.SeedNote(); note != "" {
+		fmt.Fprintln(w, note)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "point\tH\tstatus\teta\tlambda_min/F at 0\tworst lambda_min/F\tat step\t-kappa\tmax lambda_max\tL\tL/lambda_max\t")
-	for _, p := range pts {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.4g\t%.4g\t%.4g\t%d\t%.4g\t%.4g\t%.4g\t%.3g\t\n", p.Label, p.Heads, p.Status, float64(p.Eta), float64(p.Ratio0),
-			float64(p.WorstRatio), p.WorstStep, -float64(p.Kappa), float64(p.LambdaMax), float64(p.L), float64(p.L)/float64(p.LambdaMax))
+	head := append(res.GroupHeader(), "status", "eta", "lambda_min/F at 0", "worst lambda_min/F", "-kappa", "max lambda_max", "L", "L/lambda_max")
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, g := range res.Groups() {
+		f := func(v func(Point) float64) string { return res.MeanCI(g, func(i int) float64 { return v(all[i]) }) }
+		status := map[string]int{}
+		for _, i := range g.Records {
+			status[all[i].Status]++
+		}
+		st := fmt.Sprint(len(g.Records), " finished")
+		if len(status) == 1 {
+			for k := range status {
+				st = k
+			}
+		}
+		cells := append(res.GroupCells(g), st, f(func(p Point) float64 { return float64(p.Eta) }), f(func(p Point) float64 { return float64(p.Ratio0) }),
+			f(func(p Point) float64 { return float64(p.WorstRatio) }), f(func(p Point) float64 { return -float64(p.Kappa) }),
+			f(func(p Point) float64 { return float64(p.LambdaMax) }), f(func(p Point) float64 { return float64(p.L) }),
+			f(func(p Point) float64 { return float64(p.L) / float64(p.LambdaMax) }))
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	f := FitConvexity(pts)
+	fit := FitConvexity(pts)
 	_, err = fmt.Fprintf(w, "slope of log|lambda_min/F| vs log H: %.3f (worst along the path), %.3f (at theta_0); theory's kappa: %.3f; 1/sqrt(H) is -0.5\n",
-		f.WorstSlope, f.InitSlope, f.KappaSlope)
+		fit.WorstSlope, fit.InitSlope, fit.KappaSlope)
 	return err
 }
 

@@ -213,12 +213,12 @@ func TestWriteSlurm(t *testing.T) {
 	}
 	sh := read(f.Shards)
 	for _, want := range []string{"#SBATCH --array=0-3\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --mem=1G\n", "#SBATCH --time=0:30:00\n",
-		"#SBATCH --partition=short\n", `-shard "$SLURM_ARRAY_TASK_ID/4"`, "'" + f.Binary + "' -config '" + f.Config + "'"} {
+		"#SBATCH --partition=short\n", `-shard "$SLURM_ARRAY_TASK_ID/4"`, "export MHA_CODE_VERSION='" + runner.ProgramVersion().Code() + "'\n", "'" + f.Binary + "' -config '" + f.Config + "'"} {
 		if !strings.Contains(sh, want) {
 			t.Errorf("shards.sbatch lacks %q:\n%s", want, sh)
 		}
 	}
-	if m := read(f.Merge); !strings.Contains(m, " -merge\n") || strings.Contains(m, "--array") {
+	if m := read(f.Merge); !strings.Contains(m, " -merge\n") || strings.Contains(m, "--array") || !strings.Contains(m, "export MHA_CODE_VERSION=") {
 		t.Errorf("merge.sbatch:\n%s", m)
 	}
 	d := DefaultConfig()

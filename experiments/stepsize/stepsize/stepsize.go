@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"gonum.org/v1/plot"
@@ -266,17 +267,37 @@ func PointsOf(res *runner.Result) ([]Point, error) {
 	return out, nil
 }
 
-// Table prints one row per point.
+// Table prints one row per group of points (every swept value but the
+// seeds; with a seed axis, mean and 95% interval over the seeds).
 func Table(w io.Writer, res *runner.Result) error {
-	pts, err := PointsOf(res)
-	if err != nil {
-		return err
+	all := make([]Point, len(res.Records))
+	for i, r := range res.Records {
+		if r.Status == runner.StatusOK {
+			if err := r.Decode(&all[i]); err != nil {
+				return err
+			}
+		}
+	}
+	if note := res.SeedNote(); note != "" {
+		fmt.Fprintln(w, note)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "point\tH\tK\ttheory eta\tmonotone\tfound eta\tunstable eta\tratio\t2/lambda_max(0)\ttrials\t")
-	for _, p := range pts {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.4g\t%v\t%.4g\t%.4g\t%.3g\t%.4g\t%d\t\n", p.Label, p.Heads, p.Steps, float64(p.TheoryEta), p.TheoryMonotone,
-			float64(p.FoundEta), float64(p.Unstable), float64(p.Ratio), float64(p.CurvatureEta), p.Trials)
+	head := append(res.GroupHeader(), "K", "theory eta", "monotone", "found eta", "unstable eta", "ratio", "2/lambda_max(0)", "trials")
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, g := range res.Groups() {
+		f := func(v func(Point) float64) string { return res.MeanCI(g, func(i int) float64 { return v(all[i]) }) }
+		mono, k := 0, 0
+		for _, i := range g.Records {
+			k = all[i].Steps
+			if all[i].TheoryMonotone {
+				mono++
+			}
+		}
+		cells := append(res.GroupCells(g), fmt.Sprint(k), f(func(p Point) float64 { return float64(p.TheoryEta) }), fmt.Sprintf("%d/%d", mono, len(g.Records)),
+			f(func(p Point) float64 { return float64(p.FoundEta) }), f(func(p Point) float64 { return float64(p.Unstable) }),
+			f(func(p Point) float64 { return float64(p.Ratio) }), f(func(p Point) float64 { return float64(p.CurvatureEta) }),
+			f(func(p Point) float64 { return float64(p.Trials) }))
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	return tw.Flush()
 }
