@@ -15,7 +15,7 @@ func TestConcurrentModelsMatchSequential(t *testing.T) {
 	c := layers.Config{Heads: 4, Tokens: 8, Dim: 8}
 	data := randomData(24, 8, 8, 30)
 	run := func(seed uint64) []float64 {
-		m, err := NewModel(c, randomParams(t, c, seed), data)
+		m, err := NewModel(arch(t, c), randomParams(t, c, seed), data)
 		if err != nil {
 			t.Error(err)
 			return nil
@@ -23,7 +23,7 @@ func TestConcurrentModelsMatchSequential(t *testing.T) {
 		if _, err := (GD{StepSize: 0.1, Steps: 15}).Run(m, nil); err != nil {
 			t.Error(err)
 		}
-		return m.Params().Trainable(c, nil)
+		return m.Params().Trainable(arch(t, c), nil)
 	}
 	const points = 4
 	want := make([][]float64, points)

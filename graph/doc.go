@@ -1,21 +1,24 @@
-// Package graph compiles the multi-head attention model of package layers
-// into one Gorgonia graph over a whole batch and trains it by full-batch
-// gradient descent.
+// Package graph compiles any attention model of package layers (a
+// layers.Model) into one Gorgonia graph over a whole batch and trains it by
+// full-batch gradient descent.
 //
 // A Model holds one compiled graph for a training set: X (n x T x d) and the
-// labels are inputs fixed at build time; the packed parameters are inputs
-// whose backing slices the graph reads on every run, so a GD step updates
-// them in place and nothing is rebuilt. One run of the tape machine gives
+// labels are inputs fixed at build time; the parameters, one input node per
+// layers.ParamSpec, are backed by slices the graph reads on every run, so a
+// GD step updates them in place and nothing is rebuilt. One run of the tape machine gives
 // Phi for every sample, the empirical risk F = mean_i l(y_i Phi_i) with the
 // logistic loss, and grad F from gorgonia.Grad over the trainable blocks.
 //
 // Conventions:
 //
-//   - float64 throughout; parameters in the public layout of layers.Params
-//     at the API, packed (layers.PackW, layers.PackU) inside graphs.
+//   - float64 throughout; parameters are the named list of layers.Params,
+//     each in its spec's shape, at the API and inside graphs.
 //   - Vectors over the trainable parameters (gradients, Hessian-vector
 //     products, per-sample gradients) use the layout of
-//     layers.Params.Trainable: U then W, only the blocks that train.
+//     layers.Params.Trainable: the trainable parameters in spec order.
+//   - Parameter files: SaveParams writes <name>.npy per parameter and
+//     params.json (kind, names, shapes); LoadParams checks them against
+//     the model.
 //   - Values leave a graph through gorgonia.Read into preallocated buffers
 //     (a node's own Value may be a buffer the machine reuses); every run
 //     starts with Reset.
@@ -26,8 +29,8 @@
 //
 // Second derivatives never come from a second gorgonia.Grad, which returns
 // wrong values on these graphs: Model.HessVec takes central differences of
-// exact gradients, and SampleGradients gets per-sample gradients from one
-// Grad over per-sample parameter copies.
+// exact gradients, and SampleGradients gets per-sample gradients from a
+// graph compiled for one sequence and run once per sample.
 //
 // GD.Run reports every state theta_0..theta_K to a Recorder and stops with
 // a *DivergedError naming the step when the loss or gradient stops being

@@ -7,7 +7,7 @@ import (
 	"github.com/mhattn/mha/layers"
 )
 
-// Evaluator computes the model's risk, 0-1 error and attention on a fixed
+// Evaluator computes a model's risk, 0-1 error and attention on a fixed
 // dataset (a test set, or the training set seen from outside a run) without
 // gradients. It owns its own graph: evaluating never touches a Model's
 // training state.
@@ -16,9 +16,15 @@ type Evaluator struct {
 	data *datasets.Dataset
 }
 
-// NewEvaluator compiles a forward-only graph for data.
-func NewEvaluator(c layers.Config, data *datasets.Dataset) (*Evaluator, error) {
-	prog, err := newProgram(c, data, programOptions{weights: true})
+// NewEvaluator compiles a forward-only graph of m for data.
+func NewEvaluator(m layers.Model, data *datasets.Dataset) (*Evaluator, error) {
+	if err := m.Config().Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkData(m.Config(), data); err != nil {
+		return nil, err
+	}
+	prog, err := newProgram(m, data.X, data.Y, data.N, programOptions{weights: true})
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +33,7 @@ func NewEvaluator(c layers.Config, data *datasets.Dataset) (*Evaluator, error) {
 
 // Evaluate returns F and the 0-1 error of params on the evaluator's data.
 func (e *Evaluator) Evaluate(params *layers.Params) (Eval, error) {
-	if err := params.Check(e.prog.cfg); err != nil {
+	if err := params.Check(e.prog.model); err != nil {
 		return Eval{}, err
 	}
 	e.prog.setParams(params)
@@ -40,22 +46,33 @@ func (e *Evaluator) Evaluate(params *layers.Params) (Eval, error) {
 // Phi returns a copy of Phi for every sequence, as of the last Evaluate.
 func (e *Evaluator) Phi() []float64 { return append([]float64(nil), e.prog.phi...) }
 
+// HasWeights reports whether the model exposes attention weights.
+func (e *Evaluator) HasWeights() bool { return e.prog.weights != nil }
+
 // Weights returns a copy of the attention weights of the last Evaluate,
-// shape [n, Rows*H, T], row-major: entry ((i*Rows + r)*H + h)*T + s is the
-// attention of query r of head h on key s in sequence i.
-func (e *Evaluator) Weights() []float64 { return append([]float64(nil), e.prog.weights...) }
+// shape [n, Q, T] (WeightsShape), row-major, or nil for a model without
+// weights. For the models of package layers, entry ((i*Rows + r)*H + h)*T + s
+// is the attention of query r of head h on key s in sequence i.
+func (e *Evaluator) Weights() []float64 {
+	if e.prog.weights == nil {
+		return nil
+	}
+	return append([]float64(nil), e.prog.weights...)
+}
+
+// WeightsShape is the shape of Weights, or nil.
+func (e *Evaluator) WeightsShape() []int { return append([]int(nil), e.prog.weightsShape...) }
 
 // RelevantMass is the average attention mass on relevant tokens, over
-// sequences, queries and heads, as of the last Evaluate. mask is the n x T
-// relevance mask of the data (datasets.Dataset.Mask); it returns NaN when
-// the data has no mask.
+// sequences and query rows (all heads), as of the last Evaluate. It returns
+// NaN when the data has no relevance mask or the model no weights.
 func (e *Evaluator) RelevantMass() float64 {
 	mask := e.data.Mask
 	t := e.data.T
-	if len(mask) != e.data.N*t {
+	if len(mask) != e.data.N*t || e.prog.weights == nil {
 		return math.NaN()
 	}
-	rowsPerSeq := e.prog.cfg.Rows() * e.prog.cfg.Heads
+	rowsPerSeq := e.prog.weightsShape[1]
 	var total float64
 	w := e.prog.weights
 	for i := 0; i < e.data.N; i++ {

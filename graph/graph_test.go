@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -20,7 +21,9 @@ func variants() []layers.Config {
 		for _, s := range []string{layers.InvSqrtHeads, layers.InvHeads} {
 			for _, tr := range []string{layers.TrainUW, layers.TrainU, layers.TrainW} {
 				for _, h := range []int{1, 3} {
-					out = append(out, layers.Config{Heads: h, Tokens: 4, Dim: 3, Query: q, Scale: s, Train: tr})
+					for _, e := range []string{layers.EngineFused, layers.EngineComposed} {
+						out = append(out, layers.Config{Heads: h, Tokens: 4, Dim: 3, Query: q, Scale: s, Train: tr, Engine: e})
+					}
 				}
 			}
 		}
@@ -29,7 +32,7 @@ func variants() []layers.Config {
 }
 
 func name(c layers.Config) string {
-	return fmt.Sprintf("%s/%s/%s/H%d", c.Query, c.Scale, c.Train, c.Heads)
+	return fmt.Sprintf("%s/%s/%s/%s/H%d/%s", c.KindName(), c.Query, c.Scale, c.Train, c.Heads, c.Engine)
 }
 
 // randomData draws n Gaussian sequences with random +-1 labels.
@@ -48,7 +51,7 @@ func randomData(n, T, d int, seed uint64) *datasets.Dataset {
 
 func randomParams(t testing.TB, c layers.Config, seed uint64) *layers.Params {
 	t.Helper()
-	p, err := layers.NewParams(c, layers.Init{Scheme: layers.InitRandom, UNorm: 1.5, WNorm: 2, Seed: seed})
+	p, err := layers.NewParams(arch(t, c), layers.Init{Scheme: layers.InitRandom, UNorm: 1.5, WNorm: 2, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +60,7 @@ func randomParams(t testing.TB, c layers.Config, seed uint64) *layers.Params {
 
 func newModel(t testing.TB, c layers.Config, p *layers.Params, data *datasets.Dataset) *Model {
 	t.Helper()
-	m, err := NewModel(c, p, data)
+	m, err := NewModel(arch(t, c), p, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,10 +114,10 @@ func TestGradientFiniteDifferences(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := m.Gradient(nil)
-			theta := p.Trainable(c, nil)
+			theta := p.Trainable(arch(t, c), nil)
 			q := p.Clone()
 			risk := func(x []float64) float64 {
-				q.SetTrainable(c, x)
+				q.SetTrainable(arch(t, c), x)
 				if err := m.SetParams(q); err != nil {
 					t.Fatal(err)
 				}
@@ -156,7 +159,7 @@ func TestSaturatedAttentionStaysExact(t *testing.T) {
 	// The logits really are large.
 	var peak float64
 	for s := 0; s < 4; s++ {
-		peak = math.Max(peak, math.Abs(bilinear(token(data, 0, 0), p.W[:9], token(data, 0, s))))
+		peak = math.Max(peak, math.Abs(bilinear(token(data, 0, 0), p.Get("W")[:9], token(data, 0, s))))
 	}
 	if peak < 700 {
 		t.Fatalf("test setup: largest logit %v, want > 700", peak)
@@ -168,8 +171,7 @@ func TestSampleGradientsMatchReference(t *testing.T) {
 	for _, c := range variants() {
 		t.Run(name(c), func(t *testing.T) {
 			p := randomParams(t, c, 9)
-			// A chunk of 2 for 5 samples exercises a padded tail chunk.
-			sg, err := NewSampleGradients(c, 2)
+			sg, err := NewSampleGradients(arch(t, c))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,10 +179,10 @@ func TestSampleGradientsMatchReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			width := c.NumTrainable()
+			width := layers.NumTrainable(arch(t, c))
 			for i := 0; i < data.N; i++ {
 				_, gU, gW := refPhiGrad(c, p, data, i)
-				want := (&layers.Params{U: gU, W: gW}).Trainable(c, nil)
+				want := refTheta(c, gU, gW)
 				if d := relDiff(got[i*width:(i+1)*width], want); d > 1e-12 {
 					t.Errorf("sample %d: per-sample gradient differs by %.3g", i, d)
 				}
@@ -199,12 +201,12 @@ func TestHessVecMatchesFiniteDifferenceHessian(t *testing.T) {
 		t.Run(name(c), func(t *testing.T) {
 			p := randomParams(t, c, 11)
 			m := newModel(t, c, p, data)
-			theta := p.Trainable(c, nil)
+			theta := p.Trainable(arch(t, c), nil)
 			// The oracle: the Jacobian of the reference gradient by central
 			// differences, then multiplied by v.
 			q := p.Clone()
 			grad := func(dst, x []float64) {
-				q.SetTrainable(c, x)
+				q.SetTrainable(arch(t, c), x)
 				_, g := refRisk(c, q, data)
 				copy(dst, g)
 			}
@@ -232,7 +234,7 @@ func TestHessVecMatchesFiniteDifferenceHessian(t *testing.T) {
 				t.Errorf("Hv differs from the finite-difference Hessian by %.3g", d)
 			}
 			after := m.Params()
-			if relDiff(after.U, before.U) != 0 || relDiff(after.W, before.W) != 0 {
+			if relDiff(after.Get("U"), before.Get("U")) != 0 || relDiff(after.Get("W"), before.Get("W")) != 0 {
 				t.Errorf("HessVec changed the parameters")
 			}
 		})
@@ -305,7 +307,7 @@ func TestGDStepsMatchReference(t *testing.T) {
 	m := newModel(t, c, p, data)
 	const eta = 0.3
 	ref := p.Clone()
-	theta := ref.Trainable(c, nil)
+	theta := ref.Trainable(arch(t, c), nil)
 	for k := 0; k < 5; k++ {
 		ev, err := m.Step(eta)
 		if err != nil {
@@ -318,9 +320,9 @@ func TestGDStepsMatchReference(t *testing.T) {
 		for i := range theta {
 			theta[i] -= eta * grad[i]
 		}
-		ref.SetTrainable(c, theta)
+		ref.SetTrainable(arch(t, c), theta)
 	}
-	got := m.Params().Trainable(c, nil)
+	got := m.Params().Trainable(arch(t, c), nil)
 	if d := relDiff(got, theta); d > 1e-12 {
 		t.Errorf("parameters after 5 steps differ from the reference by %.3g", d)
 	}
@@ -332,7 +334,7 @@ func TestEvaluatorLeavesTrainingUntouched(t *testing.T) {
 	p := randomParams(t, c, 19)
 	run := func(withEval bool) []float64 {
 		m := newModel(t, c, p, train)
-		ev, err := NewEvaluator(c, test)
+		ev, err := NewEvaluator(arch(t, c), test)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,7 +360,7 @@ func TestEvaluatorLeavesTrainingUntouched(t *testing.T) {
 		}
 	}
 	// The evaluator agrees with the reference on its own data.
-	ev, _ := NewEvaluator(c, test)
+	ev, _ := NewEvaluator(arch(t, c), test)
 	e, err := ev.Evaluate(p)
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +385,7 @@ func TestRelevantMass(t *testing.T) {
 	c := layers.Config{Heads: 2, Tokens: 4, Dim: 3}
 	data := randomData(3, 4, 3, 20)
 	p := randomParams(t, c, 21)
-	ev, err := NewEvaluator(c, data)
+	ev, err := NewEvaluator(arch(t, c), data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +399,7 @@ func TestRelevantMass(t *testing.T) {
 			for r := 0; r < 4; r++ {
 				logits := make([]float64, 4)
 				for s := range logits {
-					logits[s] = bilinear(token(data, i, r), p.W[h*9:(h+1)*9], token(data, i, s))
+					logits[s] = bilinear(token(data, i, r), p.Get("W")[h*9:(h+1)*9], token(data, i, s))
 				}
 				want += refSoftmax(logits)[0] / 24
 			}
@@ -426,29 +428,29 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"eta Inf", func() error { return GD{StepSize: math.Inf(1), Steps: 1}.Validate() }, []string{"eta = +Inf", "finite"}},
 		{"steps", func() error { return GD{StepSize: 1, Steps: -1}.Validate() }, []string{"steps K = -1", ">= 0"}},
 		{"data T", func() error {
-			_, err := NewModel(good, p, randomData(3, 5, 3, 1))
+			_, err := NewModel(arch(t, good), p, randomData(3, 5, 3, 1))
 			return err
 		}, []string{"T = 5", "tokens = 4"}},
 		{"data d", func() error {
-			_, err := NewModel(good, p, randomData(3, 4, 2, 1))
+			_, err := NewModel(arch(t, good), p, randomData(3, 4, 2, 1))
 			return err
 		}, []string{"d = 2", "dim = 3"}},
 		{"label", func() error {
 			bad := randomData(3, 4, 3, 1)
 			bad.Y[1] = 0
-			_, err := NewModel(good, p, bad)
+			_, err := NewModel(arch(t, good), p, bad)
 			return err
 		}, []string{"Y[1] = 0", "-1 or +1"}},
 		{"label 2", func() error {
 			bad := randomData(3, 4, 3, 1)
 			bad.Y[2] = 2
-			_, err := NewEvaluator(good, bad)
+			_, err := NewEvaluator(arch(t, good), bad)
 			return err
 		}, []string{"Y[2] = 2", "-1 or +1"}},
 		{"params shape", func() error {
-			_, err := NewModel(layers.Config{Heads: 3, Tokens: 4, Dim: 3}, p, data)
+			_, err := NewModel(arch(t, layers.Config{Heads: 3, Tokens: 4, Dim: 3}), p, data)
 			return err
-		}, []string{"heads=2", "heads=3"}},
+		}, []string{"U [2 4 3]", "U [3 4 3]"}},
 		{"run", func() error {
 			_, err := GD{StepSize: -1, Steps: 3}.Run(newModel(t, good, p, data), nil)
 			return err
@@ -498,7 +500,7 @@ func TestDeterministic(t *testing.T) {
 		if _, err := (GD{StepSize: 0.2, Steps: 20}).Run(m, nil); err != nil {
 			t.Fatal(err)
 		}
-		return m.Params().Trainable(c, nil)
+		return m.Params().Trainable(arch(t, c), nil)
 	}
 	a, b := run(), run()
 	for i := range a {
@@ -512,38 +514,48 @@ func TestSaveLoadParams(t *testing.T) {
 	for _, c := range []layers.Config{{Heads: 2, Tokens: 4, Dim: 3}, {Heads: 3, Tokens: 4, Dim: 3, Query: layers.FirstToken}} {
 		p := randomParams(t, c, 27)
 		dir := t.TempDir()
-		if err := SaveParams(dir, p); err != nil {
+		if err := SaveParams(dir, arch(t, c), p); err != nil {
 			t.Fatal(err)
 		}
-		q, err := LoadParams(dir, c)
+		q, err := LoadParams(dir, arch(t, c))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if relDiff(q.U, p.U) != 0 || relDiff(q.W, p.W) != 0 {
+		if relDiff(q.Get("U"), p.Get("U")) != 0 || relDiff(q.Get("W"), p.Get("W")) != 0 {
 			t.Errorf("%s: parameters changed in the round trip", name(c))
 		}
 		other := c
 		other.Heads++
-		if _, err := LoadParams(dir, other); err == nil || !strings.Contains(err.Error(), "shape") {
+		if _, err := LoadParams(dir, arch(t, other)); err == nil || !strings.Contains(err.Error(), "needs U") {
 			t.Errorf("%s: loading into %d heads: %v, want a shape error", name(c), other.Heads, err)
 		}
 	}
 }
 
 func TestAllocationsPerStepDoNotGrow(t *testing.T) {
-	c := layers.Config{Heads: 4, Tokens: 4, Dim: 3}
-	m := newModel(t, c, randomParams(t, c, 28), randomData(16, 4, 3, 29))
-	step := func() {
-		if _, err := m.Step(1e-3); err != nil {
-			t.Fatal(err)
+	for _, engine := range []string{layers.EngineFused, layers.EngineComposed} {
+		c := layers.Config{Heads: 4, Tokens: 4, Dim: 3, Engine: engine}
+		m := newModel(t, c, randomParams(t, c, 28), randomData(16, 4, 3, 29))
+		step := func() {
+			if _, err := m.Step(1e-3); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	early := testing.AllocsPerRun(20, step)
-	for i := 0; i < 200; i++ {
-		step()
-	}
-	late := testing.AllocsPerRun(20, step)
-	if late > early {
-		t.Errorf("allocations per step grew from %v to %v", early, late)
+		early := testing.AllocsPerRun(20, step)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := 0; i < 200; i++ {
+			step()
+		}
+		runtime.ReadMemStats(&after)
+		late := testing.AllocsPerRun(20, step)
+		if late > early {
+			t.Errorf("%s: allocations per step grew from %v to %v", engine, early, late)
+		}
+		// The graph's buffers are allocated once: what a step allocates is
+		// Gorgonia's bookkeeping, independent of the batch's size.
+		if perStep := (after.TotalAlloc - before.TotalAlloc) / 200; perStep > 64<<10 {
+			t.Errorf("%s: %d bytes allocated per step", engine, perStep)
+		}
 	}
 }

@@ -8,10 +8,10 @@ import (
 	"github.com/mhattn/mha/layers"
 )
 
-// Model is the multi-head attention model compiled over one training set:
-// a single Gorgonia graph for all heads and all samples that computes Phi,
-// the empirical risk F and its gradient. Its parameters change in place (by
-// GD steps or SetParams); the compiled machine is reused for every run.
+// Model is an attention model (any layers.Model) compiled over one training
+// set: a single Gorgonia graph for all samples that computes Phi, the
+// empirical risk F and its gradient. Its parameters change in place (by GD
+// steps or SetParams); the compiled machine is reused for every run.
 //
 // A Model is not safe for concurrent use; build one per goroutine.
 type Model struct {
@@ -19,15 +19,18 @@ type Model struct {
 	labels []float64
 }
 
-// NewModel compiles the model for data, starting from params.
-func NewModel(c layers.Config, params *layers.Params, data *datasets.Dataset) (*Model, error) {
-	if err := c.Validate(); err != nil {
+// NewModel compiles m for data, starting from params.
+func NewModel(m layers.Model, params *layers.Params, data *datasets.Dataset) (*Model, error) {
+	if err := m.Config().Validate(); err != nil {
 		return nil, err
 	}
-	if err := params.Check(c); err != nil {
+	if err := params.Check(m); err != nil {
 		return nil, err
 	}
-	prog, err := newProgram(c, data, programOptions{gradient: true})
+	if err := checkData(m.Config(), data); err != nil {
+		return nil, err
+	}
+	prog, err := newProgram(m, data.X, data.Y, data.N, programOptions{gradient: true})
 	if err != nil {
 		return nil, err
 	}
@@ -35,20 +38,18 @@ func NewModel(c layers.Config, params *layers.Params, data *datasets.Dataset) (*
 	return &Model{prog: prog, labels: data.Y}, nil
 }
 
-// Config is the architecture the model was built with.
-func (m *Model) Config() layers.Config { return m.prog.cfg }
+// Arch is the model definition the graph was built from.
+func (m *Model) Arch() layers.Model { return m.prog.model }
 
-// Params returns a copy of the current parameters in public layout.
-func (m *Model) Params() *layers.Params {
-	p := layers.NewZeroParams(m.prog.cfg)
-	layers.UnpackW(m.prog.cfg, m.prog.w, p.W)
-	layers.UnpackU(m.prog.cfg, m.prog.u, p.U)
-	return p
-}
+// Config is the configuration of the model definition.
+func (m *Model) Config() layers.Config { return m.prog.model.Config() }
+
+// Params returns a copy of the current parameters.
+func (m *Model) Params() *layers.Params { return m.prog.currentParams() }
 
 // SetParams replaces the current parameters.
 func (m *Model) SetParams(p *layers.Params) error {
-	if err := p.Check(m.prog.cfg); err != nil {
+	if err := p.Check(m.prog.model); err != nil {
 		return err
 	}
 	m.prog.setParams(p)
@@ -59,7 +60,7 @@ func (m *Model) SetParams(p *layers.Params) error {
 type Eval struct {
 	Loss     float64 // empirical risk F(theta)
 	Error    float64 // fraction of sequences with y Phi <= 0
-	GradNorm float64 // ||grad F(theta)|| over the trainable blocks (0 when not computed)
+	GradNorm float64 // ||grad F(theta)|| over the trainable parameters (0 when not computed)
 }
 
 // Evaluate runs the graph at the current parameters: F, the 0-1 error and
@@ -68,22 +69,23 @@ func (m *Model) Evaluate() (Eval, error) {
 	if err := m.prog.run(); err != nil {
 		return Eval{}, err
 	}
-	gradNorm := math.Hypot(norm(m.prog.gradU), norm(m.prog.gradW))
-	return Eval{Loss: m.prog.lossValue(), Error: m.prog.errorRate(m.labels), GradNorm: gradNorm}, nil
+	return Eval{Loss: m.prog.lossValue(), Error: m.prog.errorRate(m.labels), GradNorm: m.prog.gradNorm()}, nil
 }
 
 // Phi returns a copy of Phi(theta; X_i) for every training sequence, as of
 // the last Evaluate.
 func (m *Model) Phi() []float64 { return append([]float64(nil), m.prog.phi...) }
 
+// NumTrainable is the length of theta.
+func (m *Model) NumTrainable() int { return layers.NumTrainable(m.prog.model) }
+
 // Gradient writes grad F of the last Evaluate into dst (the trainable-vector
 // layout of layers.Params.Trainable) and returns it; dst may be nil.
 func (m *Model) Gradient(dst []float64) []float64 {
-	c := m.prog.cfg
-	if len(dst) != c.NumTrainable() {
-		dst = make([]float64, c.NumTrainable())
+	if len(dst) != m.NumTrainable() {
+		dst = make([]float64, m.NumTrainable())
 	}
-	layers.UnpackTrainable(c, m.prog.gradU, m.prog.gradW, dst)
+	m.prog.gradient(dst)
 	return dst
 }
 
@@ -98,14 +100,13 @@ func (m *Model) Step(eta float64) (Eval, error) {
 	return ev, nil
 }
 
-// descend moves the packed parameters against the last gradient. GD is the
-// same in any layout, and packed is where the graph reads.
+// descend moves the parameters against the last gradient.
 func (m *Model) descend(eta float64) {
-	for i, g := range m.prog.gradU {
-		m.prog.u[i] -= eta * g
-	}
-	for i, g := range m.prog.gradW {
-		m.prog.w[i] -= eta * g
+	for i, g := range m.prog.grads {
+		p := m.prog.params[i]
+		for j, v := range g {
+			p[j] -= eta * v
+		}
 	}
 }
 
@@ -118,9 +119,10 @@ func (m *Model) descend(eta float64) {
 // h = eps^(1/3) max(1, ||theta||) / ||v||: the truncation error is O(h^2)
 // in the third derivative and the rounding error O(eps/h).
 func (m *Model) HessVec(v, dst []float64) ([]float64, error) {
-	c, p := m.prog.cfg, m.prog
-	if len(v) != c.NumTrainable() {
-		panic(fmt.Sprintf("graph: HessVec: v has %d entries, model trains %d", len(v), c.NumTrainable()))
+	p := m.prog
+	width := m.NumTrainable()
+	if len(v) != width {
+		panic(fmt.Sprintf("graph: HessVec: v has %d entries, model trains %d", len(v), width))
 	}
 	if len(dst) != len(v) {
 		dst = make([]float64, len(v))
@@ -130,39 +132,39 @@ func (m *Model) HessVec(v, dst []float64) ([]float64, error) {
 		clear(dst)
 		return dst, nil
 	}
-	// Untrained blocks get a zero direction, so both blocks move alike.
-	dirU, dirW := make([]float64, len(p.u)), make([]float64, len(p.w))
-	layers.PackTrainable(c, v, dirU, dirW)
-	u0, w0 := append([]float64(nil), p.u...), append([]float64(nil), p.w...)
-	var theta []float64
-	theta = m.Params().Trainable(c, theta)
-	h := math.Cbrt(0x1p-52) * math.Max(1, norm(theta)) / vNorm
-
-	diffU, diffW := make([]float64, len(p.gradU)), make([]float64, len(p.gradW))
+	theta0 := m.Params().Trainable(p.model, nil)
+	h := math.Cbrt(0x1p-52) * math.Max(1, norm(theta0)) / vNorm
+	grad := make([]float64, width)
+	theta := make([]float64, width)
+	clear(dst)
+	var err error
 	for _, side := range []float64{1, -1} {
-		for i := range p.u {
-			p.u[i] = u0[i] + side*h*dirU[i]
+		for i := range theta {
+			theta[i] = theta0[i] + side*h*v[i]
 		}
-		for i := range p.w {
-			p.w[i] = w0[i] + side*h*dirW[i]
+		m.setTheta(theta)
+		if err = p.run(); err != nil {
+			break
 		}
-		err := p.run()
-		if err != nil {
-			copy(p.u, u0)
-			copy(p.w, w0)
-			return nil, err
-		}
-		for i, g := range p.gradU {
-			diffU[i] += side * g / (2 * h)
-		}
-		for i, g := range p.gradW {
-			diffW[i] += side * g / (2 * h)
+		p.gradient(grad)
+		for i, g := range grad {
+			dst[i] += side * g / (2 * h)
 		}
 	}
-	copy(p.u, u0)
-	copy(p.w, w0)
-	layers.UnpackTrainable(c, diffU, diffW, dst)
+	m.setTheta(theta0)
+	if err != nil {
+		return nil, err
+	}
 	return dst, nil
+}
+
+// setTheta writes a trainable vector into the graph's parameters.
+func (m *Model) setTheta(theta []float64) {
+	for i, s := range m.prog.specs {
+		if !s.Frozen {
+			theta = theta[copy(m.prog.params[i], theta):]
+		}
+	}
 }
 
 func norm(v []float64) float64 {
@@ -172,3 +174,5 @@ func norm(v []float64) float64 {
 	}
 	return math.Sqrt(sq)
 }
+
+func hypot(a, b float64) float64 { return math.Hypot(a, b) }

@@ -5,31 +5,32 @@ import (
 	"fmt"
 
 	"github.com/mhattn/mha/datasets"
-	"github.com/mhattn/mha/layers/ops"
 	"github.com/mhattn/mha/layers"
+	"github.com/mhattn/mha/layers/ops"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// program is one compiled Gorgonia graph of the model over a fixed batch:
-// the forward pass, the logistic loss and, when asked, the gradient of the
-// empirical risk F with respect to the trainable blocks. Parameters live in
-// packed layout (layers.PackW, layers.PackU) in slices the graph reads on
-// every run, so changing them in place needs no rebuild.
+// program is one compiled Gorgonia graph of a model over a fixed batch:
+// the forward pass and an objective (the logistic risk, or sum_i Phi_i for
+// per-sample gradients) and, when asked, its gradient with respect to the
+// trainable parameters. Parameters live in slices, one per layers.ParamSpec
+// in the public layout, that the graph reads on every run, so changing them
+// in place needs no rebuild.
 type program struct {
-	cfg layers.Config
-	n   int
-	vm  G.VM
+	model layers.Model
+	specs []layers.ParamSpec
+	n     int
+	vm    G.VM
 
-	// Packed parameters, read by the graph on every run.
-	w, u []float64
+	params [][]float64 // read by the graph on every run
+	grads  [][]float64 // nil for frozen parameters or without gradients
 
 	// Values copied out of the graph by Read nodes on every run.
-	loss    G.Value
-	phi     []float64
-	weights []float64 // nil unless asked for
-	gradW   []float64 // nil unless W is trained and gradients were asked for
-	gradU   []float64
+	loss         G.Value
+	phi          []float64
+	weights      []float64 // nil unless asked for and the model has weights
+	weightsShape []int
 }
 
 // checkData validates a dataset and that it fits the model: the errors a
@@ -48,105 +49,105 @@ func checkData(c layers.Config, data *datasets.Dataset) error {
 	return errors.Join(errs...)
 }
 
-// queryTokens returns the query rows of data, n*Rows x d: X itself for
-// all-token queries, each sequence's first token for first-token.
-func queryTokens(c layers.Config, data *datasets.Dataset) []float64 {
-	if !c.IsFirstToken() {
-		return data.X
-	}
-	td := data.T * data.D
-	xq := make([]float64, data.N*data.D)
-	for i := 0; i < data.N; i++ {
-		copy(xq[i*data.D:(i+1)*data.D], data.X[i*td:i*td+data.D])
-	}
-	return xq
-}
-
 // dense wraps a float64 slice as a tensor without copying.
 func dense(data []float64, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
 }
 
-// programOptions selects what a program computes beyond Phi and the loss.
+// objective is what a program differentiates.
+type objective int
+
+const (
+	riskObjective objective = iota // F = mean_i l(y_i Phi_i)
+	phiObjective                   // sum_i Phi_i: per-sample gradients at n = 1
+)
+
+// programOptions selects what a program computes beyond Phi.
 type programOptions struct {
-	gradient bool // gradient of F w.r.t. the trainable blocks
-	weights  bool // attention weights
+	objective objective
+	gradient  bool // gradient of the objective w.r.t. the trainable parameters
+	weights   bool // attention weights
 }
 
-func newProgram(c layers.Config, data *datasets.Dataset, opt programOptions) (*program, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkData(c, data); err != nil {
-		return nil, err
-	}
-	n, d, rows := data.N, c.Dim, c.Rows()
+// newProgram compiles m over x ([n, T, d] row-major; the graph reads this
+// slice, so a caller may refill it between runs) with labels y (length n;
+// ignored by phiObjective).
+func newProgram(m layers.Model, x, y []float64, n int, opt programOptions) (*program, error) {
+	c := m.Config()
+	specs := m.Specs()
 	p := &program{
-		cfg: c, n: n,
-		w:    make([]float64, c.WSize()),
-		u:    make([]float64, c.USize()),
-		loss: G.NewF64(0),
-		phi:  make([]float64, n),
+		model: m, specs: specs, n: n,
+		params: make([][]float64, len(specs)),
+		grads:  make([][]float64, len(specs)),
+		loss:   G.NewF64(0),
+		phi:    make([]float64, n),
 	}
 	g := G.NewGraph()
-	x := G.NewTensor(g, tensor.Float64, 3, G.WithShape(n, c.Tokens, d), G.WithName("X"),
-		G.WithValue(dense(data.X, n, c.Tokens, d)))
-	xq := G.NewMatrix(g, tensor.Float64, G.WithShape(n*rows, d), G.WithName("Xq"),
-		G.WithValue(dense(queryTokens(c, data), n*rows, d)))
-	labels := G.NewVector(g, tensor.Float64, G.WithShape(n), G.WithName("y"),
-		G.WithValue(dense(append([]float64(nil), data.Y...), n)))
-	w := G.NewMatrix(g, tensor.Float64, G.WithShape(d, c.Heads*d), G.WithName("W"),
-		G.WithValue(dense(p.w, d, c.Heads*d)))
-	u := G.NewVector(g, tensor.Float64, G.WithShape(c.USize()), G.WithName("U"),
-		G.WithValue(dense(p.u, c.USize())))
-
-	out, err := layers.Build(c, x, xq, w, u)
+	// Every input is named: Gorgonia merges unnamed inputs of equal type
+	// and shape into one node.
+	xNode := G.NewTensor(g, tensor.Float64, 3, G.WithShape(n, c.Tokens, c.Dim), G.WithName("X"),
+		G.WithValue(dense(x, n, c.Tokens, c.Dim)))
+	nodes := make([]*G.Node, len(specs))
+	for i, s := range specs {
+		p.params[i] = make([]float64, s.Size())
+		nodes[i] = G.NewTensor(g, tensor.Float64, len(s.Shape), G.WithShape(s.Shape...),
+			G.WithName("param:"+s.Name), G.WithValue(dense(p.params[i], s.Shape...)))
+	}
+	out, err := m.Build(xNode, nodes)
 	if err != nil {
 		return nil, err
 	}
-	margins, err := G.HadamardProd(out.Phi, labels)
-	if err != nil {
-		return nil, err
+	if !out.Phi.Shape().Eq(tensor.Shape{n}) {
+		return nil, fmt.Errorf("graph: model kind %q builds Phi of shape %v, want [%d]", c.KindName(), out.Phi.Shape(), n)
 	}
-	losses, err := ops.Logistic(margins)
-	if err != nil {
-		return nil, err
-	}
-	cost, err := G.Mean(losses)
-	if err != nil {
-		return nil, err
+	var cost *G.Node
+	if opt.objective == phiObjective {
+		if cost, err = G.Sum(out.Phi); err != nil {
+			return nil, err
+		}
+	} else {
+		labels := G.NewVector(g, tensor.Float64, G.WithShape(n), G.WithName("y"),
+			G.WithValue(dense(append([]float64(nil), y...), n)))
+		margins, err := G.HadamardProd(out.Phi, labels)
+		if err != nil {
+			return nil, err
+		}
+		losses, err := ops.Logistic(margins)
+		if err != nil {
+			return nil, err
+		}
+		if cost, err = G.Mean(losses); err != nil {
+			return nil, err
+		}
 	}
 
 	var phiV G.Value = dense(p.phi, n)
 	roots := G.Nodes{G.Read(cost, &p.loss), G.Read(out.Phi, &phiV)}
-	if opt.weights {
-		p.weights = make([]float64, n*rows*c.Heads*c.Tokens)
-		var wv G.Value = dense(p.weights, n, rows*c.Heads, c.Tokens)
+	if opt.weights && out.Weights != nil {
+		p.weightsShape = out.Weights.Shape().Clone()
+		p.weights = make([]float64, out.Weights.Shape().TotalSize())
+		var wv G.Value = dense(p.weights, p.weightsShape...)
 		roots = append(roots, G.Read(out.Weights, &wv))
 	}
 	if opt.gradient {
 		var wrt G.Nodes
-		if c.TrainsU() {
-			wrt = append(wrt, u)
-		}
-		if c.TrainsW() {
-			wrt = append(wrt, w)
-		}
-		grads, err := G.Grad(cost, wrt...)
-		if err != nil {
-			return nil, fmt.Errorf("graph: gradient: %w", err)
-		}
-		for i, node := range wrt {
-			var dst []float64
-			if node == u {
-				p.gradU = make([]float64, c.USize())
-				dst = p.gradU
-			} else {
-				p.gradW = make([]float64, c.WSize())
-				dst = p.gradW
+		var slots []int
+		for i, s := range specs {
+			if !s.Frozen {
+				wrt = append(wrt, nodes[i])
+				slots = append(slots, i)
 			}
-			var v G.Value = dense(dst, node.Shape()...)
-			roots = append(roots, G.Read(grads[i], &v))
+		}
+		if len(wrt) > 0 {
+			grads, err := G.Grad(cost, wrt...)
+			if err != nil {
+				return nil, fmt.Errorf("graph: gradient: %w", err)
+			}
+			for j, i := range slots {
+				p.grads[i] = make([]float64, specs[i].Size())
+				var v G.Value = dense(p.grads[i], specs[i].Shape...)
+				roots = append(roots, G.Read(grads[j], &v))
+			}
 		}
 	}
 	// Grad differentiates every input on the way, X and y included: compile
@@ -155,10 +156,20 @@ func newProgram(c layers.Config, data *datasets.Dataset, opt programOptions) (*p
 	return p, nil
 }
 
-// setParams packs public parameters into the graph's inputs.
+// setParams copies parameters into the graph's inputs.
 func (p *program) setParams(params *layers.Params) {
-	layers.PackW(p.cfg, params.W, p.w)
-	layers.PackU(p.cfg, params.U, p.u)
+	for i := range p.params {
+		copy(p.params[i], params.List[i].Data)
+	}
+}
+
+// currentParams returns a copy of the graph's parameters.
+func (p *program) currentParams() *layers.Params {
+	q := layers.NewZeroParams(p.model)
+	for i := range p.params {
+		copy(q.List[i].Data, p.params[i])
+	}
+	return q
 }
 
 // run executes the graph once at the current parameters.
@@ -170,8 +181,28 @@ func (p *program) run() error {
 	return nil
 }
 
-// lossValue is the empirical risk F of the last run.
+// lossValue is the objective of the last run.
 func (p *program) lossValue() float64 { return float64(*p.loss.(*G.F64)) }
+
+// gradient writes the trainable gradients of the last run into dst in the
+// layout of layers.Params.Trainable.
+func (p *program) gradient(dst []float64) {
+	off := 0
+	for i, s := range p.specs {
+		if !s.Frozen {
+			off += copy(dst[off:], p.grads[i])
+		}
+	}
+}
+
+// gradNorm is the norm of the trainable gradient of the last run.
+func (p *program) gradNorm() float64 {
+	var total float64
+	for _, g := range p.grads {
+		total = hypot(total, norm(g))
+	}
+	return total
+}
 
 // errorRate is the fraction of sequences with y_i Phi_i <= 0 in the last run.
 func (p *program) errorRate(labels []float64) float64 {

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"testing"
+
 	"math"
 
 	"github.com/mhattn/mha/datasets"
@@ -72,12 +74,12 @@ func refPhiGrad(c layers.Config, p *layers.Params, data *datasets.Dataset, i int
 	if c.Scale == layers.InvHeads {
 		scale = 1 / float64(c.Heads)
 	}
-	gU = make([]float64, len(p.U))
-	gW = make([]float64, len(p.W))
+	gU = make([]float64, len(p.Get("U")))
+	gW = make([]float64, len(p.Get("W")))
 	for h := 0; h < c.Heads; h++ {
-		W := p.W[h*d*d : (h+1)*d*d]
+		W := p.Get("W")[h*d*d : (h+1)*d*d]
 		for r := 0; r < rows; r++ {
-			u := p.U[(h*rows+r)*d : (h*rows+r+1)*d]
+			u := p.Get("U")[(h*rows+r)*d : (h*rows+r+1)*d]
 			logits := make([]float64, T)
 			for s := 0; s < T; s++ {
 				if c.IsFirstToken() {
@@ -121,16 +123,38 @@ func refPhiGrad(c layers.Config, p *layers.Params, data *datasets.Dataset, i int
 // refRisk returns F and grad F over the trainable vector.
 func refRisk(c layers.Config, p *layers.Params, data *datasets.Dataset) (float64, []float64) {
 	var loss float64
-	grad := make([]float64, c.NumTrainable())
+	grad := make([]float64, layers.NumTrainable(arch(nil, c)))
 	for i := 0; i < data.N; i++ {
 		phi, gU, gW := refPhiGrad(c, p, data, i)
 		z := data.Y[i] * phi
 		loss += refLoss(z) / float64(data.N)
 		coef := refSlope(z) * data.Y[i] / float64(data.N)
-		g := (&layers.Params{U: gU, W: gW}).Trainable(c, nil)
+		g := refTheta(c, gU, gW)
 		for k := range grad {
 			grad[k] += coef * g[k]
 		}
 	}
 	return loss, grad
+}
+
+// arch makes the model of c; the configurations of these tests are valid.
+func arch(_ testing.TB, c layers.Config) layers.Model {
+	m, err := layers.New(c)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// refTheta lays out reference gradients of U and W as the trainable
+// vector of c: U then W, the blocks that train.
+func refTheta(c layers.Config, gU, gW []float64) []float64 {
+	var theta []float64
+	if c.TrainsU() {
+		theta = append(theta, gU...)
+	}
+	if c.TrainsW() {
+		theta = append(theta, gW...)
+	}
+	return theta
 }

@@ -25,6 +25,13 @@ const (
 	TrainW  = "W"  // W only; U stays at its initial value
 )
 
+// Engines of the paper's model.
+const (
+	EngineAuto     = "auto"     // the fused op where it implements the model (default)
+	EngineComposed = "composed" // always the composition of blocks
+	EngineFused    = "fused"    // the fused op; an error for a model it does not implement
+)
+
 // Config fixes the architecture. Empty strings select the defaults.
 type Config struct {
 	Heads  int    `json:"heads"`  // H, number of heads, >= 1
@@ -32,7 +39,16 @@ type Config struct {
 	Dim    int    `json:"dim"`    // d, token dimension, >= 1
 	Query  string `json:"query"`  // "all-token" (default) or "first-token"
 	Scale  string `json:"scale"`  // "inv-sqrt" for 1/sqrt(H) (default) or "inv" for 1/H
-	Train  string `json:"train"`  // trainable blocks: "UW" (default), "U" or "W"
+	// Train names the trainable blocks: "UW" (default) trains everything,
+	// "U" only the readout U, "W" only the attention (W; Q and K; V).
+	Train string `json:"train"`
+	// Kind is the registered model kind (Kinds): "paper" (default), "kq",
+	// "relu", "value", or one a program registered with Register.
+	Kind string `json:"kind,omitempty"`
+	// Engine is "auto" (default), "composed" or "fused"; see the constants.
+	Engine string `json:"engine,omitempty"`
+	// Rank is r of the factored key-query model "kq"; 0 selects Dim; in [0, Dim].
+	Rank int `json:"rank,omitempty"`
 }
 
 // Validate reports every out-of-range field, naming it and its allowed range.
@@ -62,6 +78,17 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("train = %q: must be %q, %q or %q", c.Train, TrainUW, TrainU, TrainW))
 	}
+	if _, ok := lookupKind(c.Kind); !ok {
+		errs = append(errs, fmt.Errorf("kind = %q: must be one of %s", c.Kind, quoted(Kinds())))
+	}
+	switch c.Engine {
+	case "", EngineAuto, EngineComposed, EngineFused:
+	default:
+		errs = append(errs, fmt.Errorf("engine = %q: must be %q, %q or %q", c.Engine, EngineAuto, EngineComposed, EngineFused))
+	}
+	if c.Rank < 0 || (c.Dim >= 1 && c.Rank > c.Dim) {
+		errs = append(errs, fmt.Errorf("rank = %d: must be in [1, dim = %d] (0 selects dim)", c.Rank, c.Dim))
+	}
 	return errors.Join(errs...)
 }
 
@@ -90,21 +117,18 @@ func (c Config) TrainsU() bool { return c.Train != TrainW }
 // TrainsW reports whether W is trained.
 func (c Config) TrainsW() bool { return c.Train != TrainU }
 
-// USize is the number of entries of U: H * Rows * d.
-func (c Config) USize() int { return c.Heads * c.Rows() * c.Dim }
-
-// WSize is the number of entries of W: H * d * d.
-func (c Config) WSize() int { return c.Heads * c.Dim * c.Dim }
-
-// NumTrainable is the length of the trainable parameter vector theta:
-// the trainable blocks in the order U, W.
-func (c Config) NumTrainable() int {
-	n := 0
-	if c.TrainsU() {
-		n += c.USize()
+// KindName is the model kind with the default filled in.
+func (c Config) KindName() string {
+	if c.Kind == "" {
+		return KindPaper
 	}
-	if c.TrainsW() {
-		n += c.WSize()
+	return c.Kind
+}
+
+// RankOrDim is the rank of a factored model: Rank, or Dim when 0.
+func (c Config) RankOrDim() int {
+	if c.Rank == 0 {
+		return c.Dim
 	}
-	return n
+	return c.Rank
 }

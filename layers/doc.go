@@ -1,38 +1,56 @@
-// Package layers defines the multi-head softmax attention model of
-// arXiv 2310.12680 and builds it as Gorgonia graph blocks.
+// Package layers defines attention models as values and the blocks they
+// are composed of, as Gorgonia subgraphs.
 //
-// The model, for a sequence X in R^{T x d} (rows x_1..x_T) and H heads, is
+// # Models
+//
+// A Model lists its parameters (ParamSpec: name, shape, whether it trains,
+// a seeded initialization) and builds Phi, and the attention weights where
+// it has them, from an input node X [n, T, d]. Everything downstream —
+// graph.Model, GD, the Evaluator, per-sample gradients, Hessian-vector
+// products, parameter files, checkpoints and the experiment runner — takes
+// any Model and never names a particular weight. Parameters travel as
+// Params, a named list in the order of Specs; theta, the vector of the
+// theory, is the trainable ones concatenated (Params.Trainable).
+//
+// Kinds are registered by name (Register, New, Kinds) so a configuration
+// selects them: "paper" (default), "kq", "relu" and "value" ship here, and
+// a program can register its own. The paper's model, for a sequence X in
+// R^{T x d} (rows x_1..x_T) and H heads, is
 //
 //	Phi(theta; X) = scale(H) * sum_h < U_h , softmax_rows(X W_h X^T) X >
 //
-// with merged key-query matrices W_h in R^{d x d}, merged value-readout
-// matrices U_h in R^{T x d}, and scale(H) = 1/sqrt(H) (or 1/H). Row t of
-// softmax_rows(X W_h X^T) is the attention of query x_t over all keys, with
-// logits x_t^T W_h x_s. The first-token variant keeps one query x_1 and one
-// readout vector u_h in R^d per head: Phi = scale(H) sum_h u_h^T X^T
-// softmax(X W_h x_1), whose logits are x_s^T W_h x_1.
+// with merged key-query matrices W_h in R^{d x d} ("W", [H, d, d]), merged
+// value-readout matrices U_h in R^{T x d} ("U", [H, T, d]) and
+// scale(H) = 1/sqrt(H) (or 1/H). Row t of softmax_rows(X W_h X^T) is the
+// attention of query x_t, with logits x_t^T W_h x_s. The first-token
+// variant keeps one query x_1 and one readout vector per head (U is
+// [H, 1, d]) and has logits x_s^T W_h x_1. The other kinds change one
+// block each: "kq" factors W_h = Q_h K_h^T (Q, K [H, d, r]), "relu"
+// replaces each softmax row by relu(logits) / T, and "value" mixes
+// X V_h (V [H, d, d], initialized to the identity) instead of X.
 //
-// # Layouts
+// # Blocks and engines
 //
-// Params holds the public layout, the one saved to .npy and shown to users:
-// U is Heads x Rows x Dim (Rows = T, or 1 for first-token) and W is
-// Heads x Dim x Dim, both row-major float64.
+// The blocks (QueryTokens, Queries, FactoredKQ, Scores, SoftmaxWeights,
+// ReLUWeights, Mix, MixValues, Readout, ScaleHeads) compute all heads of a
+// batch at once; query rows of a sequence are laid out head-fastest, row
+// r*H+h being query r of head h, so the heads' queries are one matrix
+// product and the readout one more. They are built from our exact ops in
+// layers/ops (batched products, permutations and reshapes that write into
+// buffers allocated once, the row softmax shifted by each row's maximum,
+// the stable logistic loss) and Gorgonia's primitives; Gorgonia's Grad
+// differentiates every composition.
 //
-// Inside a graph all heads are computed at once. W is packed as one
-// Dim x (Heads*Dim) matrix, so a single product X(n*Rows, d) x W(d, H*d)
-// gives every head's query rows; reshaped to (n, Rows*H, d) it needs no
-// transpose. Query row r*H+h of a sequence belongs to query r and head h.
-// U is packed in the same (Rows, Heads, Dim) order so that the readout is one
-// matrix-vector product. PackW, PackU and their inverses convert; first-token
-// packs each W_h transposed, because its query is W_h x_1 rather than
-// x_t^T W_h.
+// The composition is the definition. The fused op ops.Attention is an
+// accelerated implementation of exactly the paper's composition with a
+// hand-derived backward; Config.Engine "auto" (default) uses it for kind
+// "paper", "composed" forces the blocks and "fused" insists on the op.
+// Tests check that both agree to rounding (graph package).
 //
-// Build accepts shared parameters (one W, one U for the whole batch) or
-// per-sample copies (a leading batch axis on both), which is how per-sample
-// gradients come from a single Grad.
+// # Randomness
 //
-// Random initialization draws from explicit seeds (math/rand/v2 PCG); U and W
-// use separate streams, so a "zero-W" init has the same U as a "random" init
-// of the same seed, and the first h heads of a larger model equal a smaller
-// model's heads.
+// Initializations draw from explicit seeds (math/rand/v2 PCG, one stream
+// per parameter: FillGaussian), never from the clock. A "zero-W" init has
+// the same U as a "random" init of the same seed, and the first h heads of
+// a larger model equal a smaller model's heads.
 package layers

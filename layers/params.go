@@ -5,92 +5,136 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
-// Params holds one model's parameters in the public layout:
-// U is Heads x Rows x Dim and W is Heads x Dim x Dim, row-major.
+// Param is one named parameter array, row-major float64.
+type Param struct {
+	Name  string
+	Shape []int
+	Data  []float64
+}
+
+// Params is a model's parameters: a list in the order of Model.Specs.
 type Params struct {
-	Heads, Rows, Dim int
-	U                []float64
-	W                []float64
+	List []Param
 }
 
-// NewZeroParams returns all-zero parameters shaped for c.
-func NewZeroParams(c Config) *Params {
-	return &Params{
-		Heads: c.Heads, Rows: c.Rows(), Dim: c.Dim,
-		U: make([]float64, c.USize()),
-		W: make([]float64, c.WSize()),
+// NewZeroParams returns all-zero parameters shaped for m.
+func NewZeroParams(m Model) *Params {
+	specs := m.Specs()
+	p := &Params{List: make([]Param, len(specs))}
+	for i, s := range specs {
+		p.List[i] = Param{Name: s.Name, Shape: slices.Clone(s.Shape), Data: make([]float64, s.Size())}
 	}
+	return p
 }
 
-// UShape is the public shape of U.
-func (p *Params) UShape() []int { return []int{p.Heads, p.Rows, p.Dim} }
+// NewParams draws initial parameters for m from the seeded in.
+func NewParams(m Model, in Init) (*Params, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	p := NewZeroParams(m)
+	for i, s := range m.Specs() {
+		if s.Init != nil {
+			s.Init(p.List[i].Data, in)
+		}
+	}
+	return p, nil
+}
 
-// WShape is the public shape of W.
-func (p *Params) WShape() []int { return []int{p.Heads, p.Dim, p.Dim} }
+// Get returns the data of the parameter called name, or nil.
+func (p *Params) Get(name string) []float64 {
+	for _, q := range p.List {
+		if q.Name == name {
+			return q.Data
+		}
+	}
+	return nil
+}
+
+// Names lists the parameter names in order.
+func (p *Params) Names() []string {
+	names := make([]string, len(p.List))
+	for i, q := range p.List {
+		names[i] = q.Name
+	}
+	return names
+}
 
 // Clone returns a deep copy.
 func (p *Params) Clone() *Params {
-	q := *p
-	q.U = append([]float64(nil), p.U...)
-	q.W = append([]float64(nil), p.W...)
-	return &q
+	q := &Params{List: make([]Param, len(p.List))}
+	for i, x := range p.List {
+		q.List[i] = Param{Name: x.Name, Shape: slices.Clone(x.Shape), Data: slices.Clone(x.Data)}
+	}
+	return q
 }
 
-// Check reports whether p fits c and holds only finite values.
-func (p *Params) Check(c Config) error {
-	if p.Heads != c.Heads || p.Rows != c.Rows() || p.Dim != c.Dim {
-		return fmt.Errorf("params: shaped for heads=%d rows=%d dim=%d, model has heads=%d rows=%d dim=%d",
-			p.Heads, p.Rows, p.Dim, c.Heads, c.Rows(), c.Dim)
+// Check reports whether p has exactly m's parameters (names, order,
+// shapes) and only finite values.
+func (p *Params) Check(m Model) error {
+	specs := m.Specs()
+	if len(p.List) != len(specs) {
+		return fmt.Errorf("params: %d arrays %v, model kind %q has %d: %v", len(p.List), p.Names(), m.Config().KindName(), len(specs), specNames(specs))
 	}
-	if len(p.U) != c.USize() || len(p.W) != c.WSize() {
-		return fmt.Errorf("params: U has %d and W has %d entries, want %d and %d", len(p.U), len(p.W), c.USize(), c.WSize())
-	}
-	for name, v := range map[string][]float64{"U": p.U, "W": p.W} {
-		for i, x := range v {
+	for i, s := range specs {
+		q := p.List[i]
+		if q.Name != s.Name || !slices.Equal(q.Shape, s.Shape) || len(q.Data) != s.Size() {
+			return fmt.Errorf("params: array %d is %s %v (%d entries), model kind %q needs %s %v",
+				i, q.Name, q.Shape, len(q.Data), m.Config().KindName(), s.Name, s.Shape)
+		}
+		for j, x := range q.Data {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("params: %s[%d] = %v is not finite", name, i, x)
+				return fmt.Errorf("params: %s[%d] = %v is not finite", q.Name, j, x)
 			}
 		}
 	}
 	return nil
 }
 
-// Trainable appends the trainable blocks of p (U then W, as c says) to dst
-// and returns it: the parameter vector theta of the theory.
-func (p *Params) Trainable(c Config, dst []float64) []float64 {
-	if c.TrainsU() {
-		dst = append(dst, p.U...)
+func specNames(specs []ParamSpec) []string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
 	}
-	if c.TrainsW() {
-		dst = append(dst, p.W...)
+	return names
+}
+
+// Trainable appends m's trainable parameters (in Specs order) to dst and
+// returns it: the parameter vector theta of the theory.
+func (p *Params) Trainable(m Model, dst []float64) []float64 {
+	for i, s := range m.Specs() {
+		if !s.Frozen {
+			dst = append(dst, p.List[i].Data...)
+		}
 	}
 	return dst
 }
 
-// SetTrainable writes theta (as laid out by Trainable) into p's trainable blocks.
-func (p *Params) SetTrainable(c Config, theta []float64) {
-	if len(theta) != c.NumTrainable() {
-		panic(fmt.Sprintf("layers: theta has %d entries, config trains %d", len(theta), c.NumTrainable()))
+// SetTrainable writes theta (as laid out by Trainable) into p.
+func (p *Params) SetTrainable(m Model, theta []float64) {
+	if len(theta) != NumTrainable(m) {
+		panic(fmt.Sprintf("layers: theta has %d entries, model trains %d", len(theta), NumTrainable(m)))
 	}
-	if c.TrainsU() {
-		theta = theta[copy(p.U, theta):]
-	}
-	if c.TrainsW() {
-		copy(p.W, theta)
+	for i, s := range m.Specs() {
+		if !s.Frozen {
+			theta = theta[copy(p.List[i].Data, theta):]
+		}
 	}
 }
 
 // Initialization schemes.
 const (
-	InitRandom = "random" // U and W i.i.d. Gaussian (default)
-	InitZeroW  = "zero-W" // U Gaussian, W = 0: uniform attention
+	InitRandom = "random" // every parameter drawn as its model says (default)
+	InitZeroW  = "zero-W" // the attention logits start at 0 (W = 0, or K = 0): uniform attention
 )
 
-// Init says how to draw initial parameters. Entries of each head's block are
-// i.i.d. N(0, norm^2 / size), so the expected squared Frobenius norm of U_h
-// is UNorm^2, and likewise for W_h.
+// Init says how to draw initial parameters. For the paper's model, entries
+// of each head's block are i.i.d. N(0, norm^2 / size), so the expected
+// squared Frobenius norm of U_h is UNorm^2, and likewise for W_h; other
+// models document how they read it.
 type Init struct {
 	Scheme string  `json:"scheme"` // "random" (default when empty) or "zero-W"
 	UNorm  float64 `json:"u_norm"` // expected Frobenius norm of each U_h, >= 0, finite
@@ -118,26 +162,11 @@ func (in Init) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Random-stream identifiers: U and W draw from separate PCG streams of the seed.
-const (
-	streamU = 0x55
-	streamW = 0x57
-)
-
-// NewParams draws initial parameters for c.
-func NewParams(c Config, in Init) (*Params, error) {
-	if err := errors.Join(c.Validate(), in.Validate()); err != nil {
-		return nil, err
-	}
-	p := NewZeroParams(c)
-	fillGaussian(p.U, in.UNorm/math.Sqrt(float64(p.Rows*p.Dim)), in.Seed, streamU)
-	if in.Scheme != InitZeroW {
-		fillGaussian(p.W, in.WNorm/float64(p.Dim), in.Seed, streamW)
-	}
-	return p, nil
-}
-
-func fillGaussian(dst []float64, std float64, seed, stream uint64) {
+// FillGaussian fills dst with i.i.d. N(0, std^2) draws from PCG stream
+// `stream` of seed: a parameter's own stream, so adding a parameter to a
+// model changes no other parameter's draws, and the first heads of a larger
+// model (laid out head-major) equal a smaller model's heads.
+func FillGaussian(dst []float64, std float64, seed, stream uint64) {
 	rng := rand.New(rand.NewPCG(seed, stream))
 	for i := range dst {
 		dst[i] = std * rng.NormFloat64()

@@ -1,6 +1,7 @@
 package theory
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/mhattn/mha/datasets"
@@ -20,13 +21,33 @@ func TokenNorm(data *datasets.Dataset) float64 {
 	return math.Sqrt(peak)
 }
 
-// HeadNorms returns ||U_h||_F for every head.
+// Defined reports whether the theory's constants (beta1, beta2, kappa, L),
+// the theory step size, the certificate and the bound curves are defined
+// for c: they are derived for the paper's model only (docs/theory.md).
+func Defined(c layers.Config) error {
+	if c.KindName() != layers.KindPaper {
+		return fmt.Errorf("not defined for model kind %q (the bounds are derived for kind %q)", c.KindName(), layers.KindPaper)
+	}
+	return nil
+}
+
+// HeadNorms returns ||U_h||_F for every head of the paper's model (U is
+// [H, Rows, d]); nil when p has no U.
 func HeadNorms(p *layers.Params) []float64 {
-	size := p.Rows * p.Dim
-	out := make([]float64, p.Heads)
+	var u *layers.Param
+	for i := range p.List {
+		if p.List[i].Name == "U" {
+			u = &p.List[i]
+		}
+	}
+	if u == nil || len(u.Shape) != 3 {
+		return nil
+	}
+	size := u.Shape[1] * u.Shape[2]
+	out := make([]float64, u.Shape[0])
 	for h := range out {
 		var sq float64
-		for _, v := range p.U[h*size : (h+1)*size] {
+		for _, v := range u.Data[h*size : (h+1)*size] {
 			sq += v * v
 		}
 		out[h] = math.Sqrt(sq)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/graph"
-	"github.com/mhattn/mha/layers/ops"
 	"github.com/mhattn/mha/layers"
+	"github.com/mhattn/mha/layers/ops"
 )
 
 // Certificate is a realizability certificate: a parameter theta* =
@@ -23,6 +23,14 @@ type Certificate struct {
 	Loss      float64 // F(theta*) measured
 	Attained  bool    // LossBound <= Target
 	Params    *layers.Params
+	// InitialLoss is F(theta_0) and InitialMargins the y_i Phi(theta_0; X_i)
+	// the bound starts from; the bounds (NewPrediction) use both.
+	InitialLoss    float64
+	InitialMargins []float64
+	// Kappa0 is the curvature bound kappa at theta_0; with Margin it gives
+	// CertificateGain, the most any lambda can gain, to hold against
+	// NeededGain(Target, InitialMargins).
+	Kappa0 float64
 }
 
 // Realize builds the certificate for target loss eps from the NTK of data
@@ -36,7 +44,11 @@ type Certificate struct {
 // mean logistic loss of those lower bounds. Realize picks the smallest
 // lambda whose bound reaches eps, or the lambda with the smallest bound
 // when none does (Attained false), and measures F(theta*).
-func Realize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, k *NTK, m Margin, eps float64) (Certificate, error) {
+func Realize(model layers.Model, p0 *layers.Params, data *datasets.Dataset, k *NTK, m Margin, eps float64) (Certificate, error) {
+	c := model.Config()
+	if err := Defined(c); err != nil {
+		return Certificate{}, fmt.Errorf("certificate: %w", err)
+	}
 	if !(eps > 0) || math.IsInf(eps, 0) {
 		return Certificate{}, fmt.Errorf("target loss eps = %v: must be finite and > 0", eps)
 	}
@@ -44,11 +56,12 @@ func Realize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, k *NTK,
 	if dir == nil || gammaV <= 0 {
 		return Certificate{}, errors.New("theory: the NTK features are not separable (margin 0): no certificate")
 	}
-	ev, err := graph.NewEvaluator(c, data)
+	ev, err := graph.NewEvaluator(model, data)
 	if err != nil {
 		return Certificate{}, err
 	}
-	if _, err := ev.Evaluate(p0); err != nil {
+	e0, err := ev.Evaluate(p0)
+	if err != nil {
 		return Certificate{}, err
 	}
 	margins0 := ev.Phi()
@@ -99,15 +112,16 @@ func Realize(c layers.Config, p0 *layers.Params, data *datasets.Dataset, k *NTK,
 		}
 		prev = l
 	}
-	cert := Certificate{Target: eps, Margin: gammaV, Attained: lambda >= 0}
+	cert := Certificate{Target: eps, Margin: gammaV, Attained: lambda >= 0,
+		InitialLoss: e0.Loss, InitialMargins: margins0, Kappa0: kappa0}
 	if lambda < 0 {
 		lambda = best
 	}
 	cert.Lambda, cert.Distance, cert.LossBound = lambda, lambda, bound(lambda)
-	theta := p0.Trainable(c, nil)
+	theta := p0.Trainable(model, nil)
 	axpy(theta, lambda, dir)
 	cert.Params = p0.Clone()
-	cert.Params.SetTrainable(c, theta)
+	cert.Params.SetTrainable(model, theta)
 	e, err := ev.Evaluate(cert.Params)
 	if err != nil {
 		return Certificate{}, err

@@ -128,7 +128,7 @@ func scaleTo(v []float64, a float64) {
 // current parameters from iters Lanczos steps on its Hessian-vector
 // products. The parameters are left exactly as they were.
 func Curvature(m HessVecer, iters int, seed uint64) (Spectrum, error) {
-	return Lanczos(m.Config().NumTrainable(), func(v, dst []float64) error {
+	return Lanczos(m.NumTrainable(), func(v, dst []float64) error {
 		_, err := m.HessVec(v, dst)
 		return err
 	}, iters, seed)

@@ -18,17 +18,20 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	cfg := layers.Config{Heads: 4, Tokens: mix.Tokens, Dim: mix.Dim}
-	p0, err := layers.NewParams(cfg, layers.DefaultInit())
+	model0, err := layers.New(layers.Config{Heads: 4, Tokens: mix.Tokens, Dim: mix.Dim})
+	if err != nil {
+		panic(err)
+	}
+	p0, err := layers.NewParams(model0, layers.DefaultInit())
 	if err != nil {
 		panic(err)
 	}
 	const steps = 100
-	step, err := theory.TheoryStepSize(cfg, p0, train, steps)
+	step, err := theory.TheoryStepSize(model0, p0, train, steps)
 	if err != nil {
 		panic(err)
 	}
-	model, err := graph.NewModel(cfg, p0, train)
+	model, err := graph.NewModel(model0, p0, train)
 	if err != nil {
 		panic(err)
 	}
@@ -40,7 +43,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	ev, err := graph.NewEvaluator(cfg, test)
+	ev, err := graph.NewEvaluator(model0, test)
 	if err != nil {
 		panic(err)
 	}
@@ -51,14 +54,14 @@ func Example() {
 	fmt.Printf("eta = %.4f within radius %.3f\n", step.Eta, step.Radius)
 	fmt.Printf("train loss %.4f -> %.4f, test loss %.4f\n", first.Loss, last.Loss, e.Loss)
 
-	ntk, err := theory.NewNTK(cfg, p0, train)
+	ntk, err := theory.NewNTK(model0, p0, train)
 	if err != nil {
 		panic(err)
 	}
 	m := ntk.Margin()
 	fmt.Printf("NTK margin %.4f, certified to %v\n", m.Gamma, m.Gap() <= theory.Tolerance*m.Upper)
 	// Output:
-	// eta = 0.0093 within radius 1.176
-	// train loss 0.7405 -> 0.6652, test loss 0.6701
+	// eta = 0.0089 within radius 1.145
+	// train loss 0.7405 -> 0.6688, test loss 0.6732
 	// NTK margin 0.4064, certified to true
 }

@@ -2,6 +2,7 @@ package theory
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/layers"
@@ -16,6 +17,9 @@ import (
 // how much attention must move for the data to become as separable as the
 // relevant tokens make them. data must carry its relevance mask.
 func IdealMargin(c layers.Config, data *datasets.Dataset) (Margin, error) {
+	if err := Defined(c); err != nil {
+		return Margin{}, fmt.Errorf("ideal margin: %w", err)
+	}
 	if err := data.Validate(); err != nil {
 		return Margin{}, err
 	}

@@ -260,7 +260,7 @@ func randomInstance(t testing.TB, c layers.Config, n int, tokenNorm float64, see
 	for i := range data.Y {
 		data.Y[i] = float64(2*rng.IntN(2) - 1)
 	}
-	p, err := layers.NewParams(c, layers.Init{UNorm: 0.5 + 2*rng.Float64(), WNorm: 0.5 + 3*rng.Float64(), Seed: seed})
+	p, err := layers.NewParams(arch(c), layers.Init{UNorm: 0.5 + 2*rng.Float64(), WNorm: 0.5 + 3*rng.Float64(), Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,11 +339,11 @@ func checkBounds(t *testing.T, in instance) {
 	if math.Abs(k.R-TokenNorm(data)) > 0 {
 		t.Fatal("R mismatch")
 	}
-	sg, err := graph.NewSampleGradients(c, 1)
+	sg, err := graph.NewSampleGradients(arch(c))
 	if err != nil {
 		t.Fatal(err)
 	}
-	theta := p.Trainable(c, nil)
+	theta := p.Trainable(arch(c), nil)
 	q := p.Clone()
 	var gradRatio, hessRatio float64
 	for i := 0; i < data.N; i++ {
@@ -358,7 +358,7 @@ func checkBounds(t *testing.T, in instance) {
 			gradRatio = math.Max(gradRatio, n/k.Lipschitz)
 		}
 		hess := jacobian(func(x []float64) []float64 {
-			q.SetTrainable(c, x)
+			q.SetTrainable(arch(c), x)
 			g, err := sg.Compute(q, one, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -375,7 +375,7 @@ func checkBounds(t *testing.T, in instance) {
 		}
 	}
 	// Weak convexity of F: lambda_min(Hess F) >= -kappa F.
-	m, err := graph.NewModel(c, p, data)
+	m, err := graph.NewModel(arch(c), p, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func checkBounds(t *testing.T, in instance) {
 		t.Fatal(err)
 	}
 	hess := jacobian(func(x []float64) []float64 {
-		q.SetTrainable(c, x)
+		q.SetTrainable(arch(c), x)
 		if err := m.SetParams(q); err != nil {
 			t.Fatal(err)
 		}
@@ -419,9 +419,13 @@ func TestStepSizeSolvesItsFixedPoint(t *testing.T) {
 		if want := math.Sqrt(2 * s.Eta * float64(steps) * 0.7); math.Abs(s.Radius-want) > 1e-12*math.Max(1, want) {
 			t.Errorf("K=%d: radius %v, want sqrt(2 eta K F0) = %v", steps, s.Radius, want)
 		}
-		l := ConstantsOverBall(c, in.p, 1.3, s.Radius).Smoothness
+		g := ConstantsOverBall(c, in.p, 1.3, s.Radius).Lipschitz
+		if want := s.Radius + s.Eta*g*math.Min(1, 0.7); math.Abs(s.SegmentRadius-want) > 1e-12*math.Max(1, want) {
+			t.Errorf("K=%d: segment radius %v, want r + eta G(r) min(1, F0) = %v", steps, s.SegmentRadius, want)
+		}
+		l := ConstantsOverBall(c, in.p, 1.3, s.SegmentRadius).Smoothness
 		if prod := s.Eta * l; prod > 1 || prod < 1-1e-9 {
-			t.Errorf("K=%d: eta L(r) = %v, want just below 1", steps, prod)
+			t.Errorf("K=%d: eta L(rho) = %v, want just below 1", steps, prod)
 		}
 	}
 	if _, err := StepSizeFor(c, in.p, 1.3, math.NaN(), 10); err == nil {
@@ -445,15 +449,15 @@ func TestTheoryStepSizeDecreasesLossMonotonically(t *testing.T) {
 	for _, heads := range []int{1, 4, 16, 64} {
 		t.Run(fmt.Sprintf("H%d", heads), func(t *testing.T) {
 			c := layers.Config{Heads: heads, Tokens: data.T, Dim: data.D}
-			p, err := layers.NewParams(c, layers.DefaultInit())
+			p, err := layers.NewParams(arch(c), layers.DefaultInit())
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := TheoryStepSize(c, p, data, steps)
+			s, err := TheoryStepSize(arch(c), p, data, steps)
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := graph.NewModel(c, p, data)
+			m, err := graph.NewModel(arch(c), p, data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -468,7 +472,7 @@ func TestTheoryStepSizeDecreasesLossMonotonically(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if dist := norm2(sub(m.Params().Trainable(c, nil), p.Trainable(c, nil))); dist > s.Radius {
+			if dist := norm2(sub(m.Params().Trainable(arch(c), nil), p.Trainable(arch(c), nil))); dist > s.Radius {
 				t.Errorf("GD travelled %v, beyond the radius %v it was promised", dist, s.Radius)
 			}
 			t.Logf("eta %.4g, L %.4g, radius %.4g, final loss %.4g", s.Eta, s.Smoothness, s.Radius, prev)
@@ -496,11 +500,11 @@ func TestNTKMarginAndCertificate(t *testing.T) {
 		{Heads: 4, Tokens: data.T, Dim: data.D},
 	} {
 		t.Run("train"+c.Train, func(t *testing.T) {
-			p, err := layers.NewParams(c, layers.DefaultInit())
+			p, err := layers.NewParams(arch(c), layers.DefaultInit())
 			if err != nil {
 				t.Fatal(err)
 			}
-			k, err := NewNTK(c, p, data)
+			k, err := NewNTK(arch(c), p, data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -512,7 +516,7 @@ func TestNTKMarginAndCertificate(t *testing.T) {
 			if math.Abs(norm2(v)-1) > 1e-12 || math.Abs(achieved-m.Lower) > 1e-9*m.Lower {
 				t.Errorf("direction norm %v, achieved margin %v vs lower bound %v", norm2(v), achieved, m.Lower)
 			}
-			cert, err := Realize(c, p, data, k, m, 0.05)
+			cert, err := Realize(arch(c), p, data, k, m, 0.05)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -526,7 +530,7 @@ func TestNTKMarginAndCertificate(t *testing.T) {
 			if c.Train == layers.TrainU && !cert.Attained {
 				t.Errorf("U only: Phi is linear in U, so every eps is attainable; got %+v", cert)
 			}
-			got := norm2(sub(cert.Params.Trainable(c, nil), p.Trainable(c, nil)))
+			got := norm2(sub(cert.Params.Trainable(arch(c), nil), p.Trainable(arch(c), nil)))
 			if math.Abs(got-cert.Distance) > 1e-9*cert.Distance {
 				t.Errorf("||theta* - theta_0|| = %v, certificate says %v", got, cert.Distance)
 			}
@@ -538,20 +542,20 @@ func TestNTKMarginAndCertificate(t *testing.T) {
 func TestCurvatureMatchesFullHessian(t *testing.T) {
 	c := layers.Config{Heads: 2, Tokens: 3, Dim: 2}
 	in := randomInstance(t, c, 5, 1.5, 50)
-	m, err := graph.NewModel(c, in.p, in.data)
+	m, err := graph.NewModel(arch(c), in.p, in.data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	P := c.NumTrainable()
+	P := layers.NumTrainable(arch(c))
 	s, err := Curvature(m, P, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	theta := in.p.Trainable(c, nil)
+	theta := in.p.Trainable(arch(c), nil)
 	q := in.p.Clone()
 	hess := jacobian(func(x []float64) []float64 {
-		q.SetTrainable(c, x)
-		m2, _ := graph.NewModel(c, q, in.data)
+		q.SetTrainable(arch(c), x)
+		m2, _ := graph.NewModel(arch(c), q, in.data)
 		if _, err := m2.Evaluate(); err != nil {
 			t.Fatal(err)
 		}
@@ -576,7 +580,7 @@ func TestIdealMarginMatchesUFeaturesUnderIdealAttention(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Oracle: explicit features y_i c (A* X_i) for each head and query row.
-	P := c.NumTrainable()
+	P := layers.NumTrainable(arch(c))
 	feats := make([][]float64, data.N)
 	for i := range feats {
 		feats[i] = make([]float64, P)
@@ -609,24 +613,11 @@ func TestIdealMarginMatchesUFeaturesUnderIdealAttention(t *testing.T) {
 		t.Error("no mask accepted")
 	}
 }
-
-func TestPredictionValidity(t *testing.T) {
-	k := Constants{Lipschitz: 2, WeakConvexity: 0.5, Smoothness: 10}
-	cert := Certificate{Loss: 0.01, Distance: 0.5}
-	if p := NewPrediction(cert, 0.05, k); !p.Valid {
-		t.Error("kappa (2D)^2 = 0.5 and eta L = 0.5: want valid")
+// arch makes the model of c; the configurations of these tests are valid.
+func arch(c layers.Config) layers.Model {
+	m, err := layers.New(c)
+	if err != nil {
+		panic(err)
 	}
-	if p := NewPrediction(cert, 0.2, k); p.Valid {
-		t.Error("eta L = 2: want invalid")
-	}
-	if p := NewPrediction(Certificate{Loss: 0.01, Distance: 1.5}, 0.05, k); p.Valid {
-		t.Error("kappa (2D)^2 = 4.5: want invalid")
-	}
-	p := NewPrediction(cert, 0.05, k)
-	if got, want := p.Train(100), 2*0.01+0.25/(0.05*100); math.Abs(got-want) > 1e-15 {
-		t.Errorf("train bound %v, want %v", got, want)
-	}
-	if got, want := p.Test(100, 50), p.Train(100)+4*4*(2*0.05*100*0.01+0.25)/50; math.Abs(got-want) > 1e-15 {
-		t.Errorf("test bound %v, want %v", got, want)
-	}
+	return m
 }

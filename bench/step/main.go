@@ -1,6 +1,7 @@
-// Command step races one full-batch GD step of this project's graph against
-// the same step in PyTorch (bench/torch_step.py), on the same data and
-// parameters, in one run: the two sides alternate blocks of steps for
+// Command step races one full-batch GD step of this project's graph, on the
+// fused op and on the composition of blocks, against the same step in
+// PyTorch (bench/torch_step.py), on the same data and parameters, in one
+// run: the three sides alternate blocks of steps for
 // several repetitions, and the table reports the median time per step (with
 // the range over repetitions), the ratio ours/PyTorch and the GFLOP/s
 // achieved as a fraction of the machine's float64 peak. Run it through
@@ -72,8 +73,8 @@ func main() {
 	fmt.Printf("# %s, GOMAXPROCS=%d, %d CPUs; PyTorch threads %d\n", runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), *threads)
 	fmt.Printf("# float64 peak per core %.1f GFLOP/s (%s)\n", peak/1e9, peakNote)
 	fmt.Printf("# fraction of peak = achieved GFLOP/s / (peak per core x threads), FLOPs per step = 4 n T H d (d + 2T)\n")
-	fmt.Println("| size | GFLOP/step | ours ms/step (range) | PyTorch ms/step (range) | ours/PyTorch | ours GFLOP/s (peak) | PyTorch GFLOP/s (peak) | loss check |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Println("| size | GFLOP/step | fused ms/step (range) | composed ms/step (range) | PyTorch ms/step (range) | fused/PyTorch | composed/PyTorch | composed/fused | fused GFLOP/s (peak) | PyTorch GFLOP/s (peak) | loss check |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, s := range list {
 		if err := race(s, *reps, *block, *threads, *python, *noTorch, &peak); err != nil {
 			fail(err)
@@ -170,14 +171,23 @@ func startTorch(python, dir string, threads int, eta float64) (*torchSide, strin
 }
 
 func race(s size, reps int, block time.Duration, threads int, python string, noTorch bool, peak *float64) error {
-	cfg := layers.Config{Heads: s.h, Tokens: s.t, Dim: s.d}
+	cfg := layers.Config{Heads: s.h, Tokens: s.t, Dim: s.d, Engine: layers.EngineFused}
+	fusedModel, err := layers.New(cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Engine = layers.EngineComposed
+	composedModel, err := layers.New(cfg)
+	if err != nil {
+		return err
+	}
 	mix := datasets.DefaultMixture()
 	mix.Dim, mix.Tokens = s.d, s.t
 	data, err := mix.Sample(s.n, 1)
 	if err != nil {
 		return err
 	}
-	params, err := layers.NewParams(cfg, layers.Init{Scheme: layers.InitRandom, UNorm: 1, WNorm: 1, Seed: 2})
+	params, err := layers.NewParams(fusedModel, layers.Init{Scheme: layers.InitRandom, UNorm: 1, WNorm: 1, Seed: 2})
 	if err != nil {
 		return err
 	}
@@ -193,23 +203,36 @@ func race(s size, reps int, block time.Duration, threads int, python string, noT
 		data  []float64
 	}{
 		{"X", []int{s.n, s.t, s.d}, data.X}, {"y", []int{s.n}, data.Y},
-		{"U", params.UShape(), params.U}, {"W", params.WShape(), params.W},
 	} {
 		if err := npy.WriteFile(filepath.Join(dir, f.name+".npy"), f.shape, f.data); err != nil {
 			return err
 		}
 	}
+	for _, q := range params.List {
+		if err := npy.WriteFile(filepath.Join(dir, q.Name+".npy"), q.Shape, q.Data); err != nil {
+			return err
+		}
+	}
 
-	// The loss after 10 steps, for the fairness check.
-	m, err := graph.NewModel(cfg, params, data)
-	if err != nil {
-		return err
+	// The loss after 10 steps, for the fairness check: both engines.
+	var models []*graph.Model
+	var ours float64
+	for _, arch := range []layers.Model{fusedModel, composedModel} {
+		m, err := graph.NewModel(arch, params, data)
+		if err != nil {
+			return err
+		}
+		final, err := graph.GD{StepSize: eta, Steps: 10}.Run(m, nil)
+		if err != nil {
+			return err
+		}
+		if len(models) == 0 {
+			ours = final.Loss
+		} else if rel := math.Abs(final.Loss-ours) / ours; !(rel < 1e-9) {
+			return fmt.Errorf("%v: losses after 10 steps differ: fused %.17g, composed %.17g", s, ours, final.Loss)
+		}
+		models = append(models, m)
 	}
-	final, err := graph.GD{StepSize: eta, Steps: 10}.Run(m, nil)
-	if err != nil {
-		return err
-	}
-	ours := final.Loss
 
 	var torch *torchSide
 	note := "PyTorch skipped: -notorch"
@@ -250,11 +273,14 @@ func race(s size, reps int, block time.Duration, threads int, python string, noT
 	}
 
 	// Size the blocks from one timed step of each side.
-	t0 := time.Now()
-	if _, err := m.Step(eta); err != nil {
-		return err
+	kOurs := make([]int, len(models))
+	for i, m := range models {
+		t0 := time.Now()
+		if _, err := m.Step(eta); err != nil {
+			return err
+		}
+		kOurs[i] = max(1, int(block.Seconds()/time.Since(t0).Seconds()))
 	}
-	kOurs := max(1, int(block.Seconds()/time.Since(t0).Seconds()))
 	kTorch := 0
 	if torch != nil {
 		var r struct{ Seconds float64 }
@@ -263,15 +289,18 @@ func race(s size, reps int, block time.Duration, threads int, python string, noT
 		}
 		kTorch = max(1, int(block.Seconds()/r.Seconds))
 	}
-	var oursT, torchT []float64
+	oursT := make([][]float64, len(models))
+	var torchT []float64
 	for r := 0; r < reps; r++ {
-		t0 := time.Now()
-		for k := 0; k < kOurs; k++ {
-			if _, err := m.Step(eta); err != nil {
-				return err
+		for i, m := range models {
+			t0 := time.Now()
+			for k := 0; k < kOurs[i]; k++ {
+				if _, err := m.Step(eta); err != nil {
+					return err
+				}
 			}
+			oursT[i] = append(oursT[i], time.Since(t0).Seconds()/float64(kOurs[i]))
 		}
-		oursT = append(oursT, time.Since(t0).Seconds()/float64(kOurs))
 		if torch != nil {
 			var res struct{ Seconds float64 }
 			if err := torch.ask(fmt.Sprintf("step %d", kTorch), &res); err != nil {
@@ -281,14 +310,14 @@ func race(s size, reps int, block time.Duration, threads int, python string, noT
 		}
 	}
 	f := s.flops()
-	row := fmt.Sprintf("| %v | %.3f | %s | ", s, f/1e9, msRange(oursT))
-	mo := median(oursT)
+	mf, mc := median(oursT[0]), median(oursT[1])
+	row := fmt.Sprintf("| %v | %.3f | %s | %s | ", s, f/1e9, msRange(oursT[0]), msRange(oursT[1]))
 	if torch != nil {
 		mt := median(torchT)
-		row += fmt.Sprintf("%s | **%.2f** | ", msRange(torchT), mo/mt)
-		row += fmt.Sprintf("%.1f (%.0f%%) | %.1f (%.0f%%) | %s |", f/mo/1e9, 100*f/mo / *peak, f/mt/1e9, 100*f/mt/(*peak*float64(threads)), check)
+		row += fmt.Sprintf("%s | **%.2f** | **%.2f** | %.2f | ", msRange(torchT), mf/mt, mc/mt, mc/mf)
+		row += fmt.Sprintf("%.1f (%.0f%%) | %.1f (%.0f%%) | %s |", f/mf/1e9, 100*f/mf / *peak, f/mt/1e9, 100*f/mt/(*peak*float64(threads)), check)
 	} else {
-		row += fmt.Sprintf("– | – | %.1f (%.0f%%) | – | %s |", f/mo/1e9, 100*f/mo / *peak, check)
+		row += fmt.Sprintf("– | – | – | %.2f | %.1f (%.0f%%) | – | %s |", mc/mf, f/mf/1e9, 100*f/mf / *peak, check)
 	}
 	fmt.Println(row)
 	return nil

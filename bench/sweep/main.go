@@ -89,11 +89,15 @@ func sweep(cfg layers.Config, data *datasets.Dataset, points, steps, w int) (flo
 }
 
 func point(cfg layers.Config, data *datasets.Dataset, steps int, seed uint64) (float64, error) {
-	params, err := layers.NewParams(cfg, layers.Init{Scheme: layers.InitRandom, UNorm: 1, WNorm: 1, Seed: seed})
+	arch, err := layers.New(cfg)
 	if err != nil {
 		return 0, err
 	}
-	m, err := graph.NewModel(cfg, params, data)
+	params, err := layers.NewParams(arch, layers.Init{Scheme: layers.InitRandom, UNorm: 1, WNorm: 1, Seed: seed})
+	if err != nil {
+		return 0, err
+	}
+	m, err := graph.NewModel(arch, params, data)
 	if err != nil {
 		return 0, err
 	}

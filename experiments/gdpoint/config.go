@@ -56,12 +56,19 @@ type Config struct {
 // ModelConfig is the architecture (layers.Config) without heads, tokens
 // and dim, which come from the config's heads and data.
 type ModelConfig struct {
+	// Kind is the model kind (layers.Kinds): "paper" (default), "kq",
+	// "relu", "value", or one a program registered.
+	Kind string `json:"kind"`
 	// Query is "all-token" (default) or "first-token".
 	Query string `json:"query"`
 	// Scale is "inv-sqrt" for scale(H) = 1/sqrt(H) (default) or "inv" for 1/H.
 	Scale string `json:"scale"`
 	// Train names the trainable blocks: "UW" (default), "U" or "W".
 	Train string `json:"train"`
+	// Engine is "auto" (default), "composed" or "fused" (layers.Config).
+	Engine string `json:"engine"`
+	// Rank is r of the "kq" model; 0 selects d. In [0, d].
+	Rank int `json:"rank"`
 }
 
 // Defaults not in the packages Config draws on.
@@ -85,7 +92,7 @@ func DefaultConfig(out string) Config {
 	return Config{
 		Settings: runner.DefaultSettings(out),
 		Data:     data,
-		Model:    ModelConfig{Query: layers.AllToken, Scale: layers.InvSqrtHeads, Train: layers.TrainUW},
+		Model:    ModelConfig{Kind: "paper", Query: layers.AllToken, Scale: layers.InvSqrtHeads, Train: layers.TrainUW, Engine: layers.EngineAuto},
 		Init:     layers.DefaultInit(),
 		Heads:    1,
 		Steps:    DefaultSteps,
@@ -147,6 +154,21 @@ func (c *Config) Validate() error {
 	default:
 		bad("model.train", c.Model.Train, fmt.Sprintf("%q, %q or %q", layers.TrainUW, layers.TrainU, layers.TrainW))
 	}
+	lc := c.Layer()
+	lc.Heads = max(lc.Heads, 1)
+	if err := lc.Validate(); err != nil {
+		// layers names kind, engine and rank by their JSON names (the
+		// fields checked above are valid or reported already).
+		for _, e := range runner.Unjoin(err) {
+			for _, k := range []string{"kind", "engine", "rank"} {
+				if strings.HasPrefix(e.Error(), k+" =") {
+					errs = append(errs, errors.New("model."+e.Error()))
+				}
+			}
+		}
+	} else if _, err := layers.New(lc); err != nil {
+		errs = append(errs, fmt.Errorf("model: %v", err))
+	}
 	switch c.Init.Scheme {
 	case layers.InitRandom, layers.InitZeroW:
 	default:
@@ -192,8 +214,11 @@ func (c *Config) Resolve() {
 // Layer is the architecture of the point.
 func (c *Config) Layer() layers.Config {
 	return layers.Config{Heads: c.Heads, Tokens: c.Data.Tokens, Dim: c.Data.Dim,
-		Query: c.Model.Query, Scale: c.Model.Scale, Train: c.Model.Train}
+		Query: c.Model.Query, Scale: c.Model.Scale, Train: c.Model.Train, Kind: c.Model.Kind, Engine: c.Model.Engine, Rank: c.Model.Rank}
 }
+
+// NewModel is the model of the point (layers.New).
+func (c *Config) NewModel() (layers.Model, error) { return layers.New(c.Layer()) }
 
 // Flags are the command-line shorthands of a GD point's config.
 var Flags = []runner.Flag{

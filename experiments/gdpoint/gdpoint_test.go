@@ -54,7 +54,10 @@ func TestValidateRanges(t *testing.T) {
 func TestCheckpointRoundTrip(t *testing.T) {
 	c := DefaultConfig("out")
 	c.Heads, c.Data.Dim, c.Data.Tokens = 2, 6, 4
-	lc := c.Layer()
+	lc, err := c.NewModel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := layers.NewParams(lc, c.Init)
 	if err != nil {
 		t.Fatal(err)
@@ -68,14 +71,15 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 	cp, ok, err := LoadCheckpoint(w, lc, 10)
 	if err != nil || !ok || cp.Step != 7 || !slices.Equal(cp.Rows, []string{"a", "b"}) || cp.WallSeconds != 1.5 ||
-		!slices.Equal(cp.Params.U, p.U) || !slices.Equal(cp.Params.W, p.W) {
+		!slices.Equal(cp.Params.Names(), p.Names()) || !slices.Equal(cp.Params.List[0].Data, p.List[0].Data) || !slices.Equal(cp.Params.List[1].Data, p.List[1].Data) {
 		t.Fatalf("read back %+v, %v, %v", cp, ok, err)
 	}
 	if _, _, err := LoadCheckpoint(w, lc, 5); err == nil {
 		t.Error("a checkpoint at step 7 of 5 steps was accepted")
 	}
 	c.Heads = 3
-	if _, _, err := LoadCheckpoint(w, c.Layer(), 10); err == nil {
+	m3, _ := c.NewModel()
+	if _, _, err := LoadCheckpoint(w, m3, 10); err == nil {
 		t.Error("a checkpoint of H = 2 was accepted for H = 3")
 	}
 	if step, rows, ok := checkpointStep(w.Dir); !ok || step != 7 || len(rows) != 2 {

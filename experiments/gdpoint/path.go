@@ -15,7 +15,7 @@ import (
 // resumed from its checkpoint.
 type Path struct {
 	Work    *runner.Work
-	Layer   layers.Config
+	Model   layers.Model
 	P0      *layers.Params
 	Train   *datasets.Dataset
 	Eta     float64
@@ -30,7 +30,7 @@ type Path struct {
 
 // PathOf is a Path from a Start with the point's steps and max_loss.
 func PathOf(w *runner.Work, s *Start) Path {
-	return Path{Work: w, Layer: s.Layer, P0: s.P0, Train: s.Train, Eta: s.Eta, Steps: s.Config.Steps, MaxLoss: s.Config.MaxLoss}
+	return Path{Work: w, Model: s.Model, P0: s.P0, Train: s.Train, Eta: s.Eta, Steps: s.Config.Steps, MaxLoss: s.Config.MaxLoss}
 }
 
 // End is how a Path ended.
@@ -56,7 +56,7 @@ func (g Path) Run(ctx context.Context) (End, error) {
 	every := w.Config.RunSettings().CheckpointEvery
 	first, params, wall0 := 0, g.P0, 0.0
 	var rows []string
-	cp, ok, err := LoadCheckpoint(w, g.Layer, g.Steps)
+	cp, ok, err := LoadCheckpoint(w, g.Model, g.Steps)
 	if err != nil {
 		return End{}, err
 	}
@@ -64,7 +64,7 @@ func (g Path) Run(ctx context.Context) (End, error) {
 		first, params, rows, wall0 = cp.Step, cp.Params, cp.Rows, cp.WallSeconds
 		w.Log.WithField("step", first).Info("resuming from checkpoint")
 	}
-	m, err := graph.NewModel(g.Layer, params, g.Train)
+	m, err := graph.NewModel(g.Model, params, g.Train)
 	if err != nil {
 		return End{}, err
 	}

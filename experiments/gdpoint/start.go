@@ -45,6 +45,7 @@ func Data(w *runner.Work, c datasets.MixtureConfig) (train, test *datasets.Datas
 type Start struct {
 	Config      *Config
 	Layer       layers.Config
+	Model       layers.Model
 	Train, Test *datasets.Dataset
 	DataDir     string // data/<hash>, relative to the result directory
 	P0          *layers.Params
@@ -62,13 +63,16 @@ func NewStart(w *runner.Work) (*Start, error) {
 	c := Of(w.Config)
 	s := &Start{Config: c, Layer: c.Layer()}
 	var err error
+	if s.Model, err = c.NewModel(); err != nil {
+		return nil, err
+	}
 	if s.Train, s.Test, s.DataDir, err = Data(w, c.Data); err != nil {
 		return nil, err
 	}
-	if s.P0, err = layers.NewParams(s.Layer, c.Init); err != nil {
+	if s.P0, err = layers.NewParams(s.Model, c.Init); err != nil {
 		return nil, err
 	}
-	ev, err := graph.NewEvaluator(s.Layer, s.Train)
+	ev, err := graph.NewEvaluator(s.Model, s.Train)
 	if err != nil {
 		return nil, err
 	}

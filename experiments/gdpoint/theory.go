@@ -80,28 +80,29 @@ func (b *BoundInfo) TrainBound(k int) float64 {
 func PointTheory(s *Start) (Theory, error) {
 	var th Theory
 	c := s.Config
-	lc, p0, train, r, k := s.Layer, s.P0, s.Train, s.R, s.Constants
+	lc, m, p0, train, r, k := s.Layer, s.Model, s.P0, s.Train, s.R, s.Constants
 	th.InitialLoss, th.R = runner.Number(s.F0), runner.Number(r)
 	th.Radius, th.L = runner.Number(k.Radius), runner.Number(k.Smoothness)
 	th.Beta1, th.Beta2 = runner.Number(slices.Max(k.Beta1)), runner.Number(slices.Max(k.Beta2))
 	th.WeakConvexity = runner.Number(k.WeakConvexity)
 
-	ntk, err := theory.NewNTK(lc, p0, train)
+	ntk, err := theory.NewNTK(m, p0, train)
 	if err != nil {
 		return th, err
 	}
 	mg := ntk.Margin()
 	th.NTK = NTKInfo{Gamma: runner.Number(mg.Gamma), Lower: runner.Number(mg.Lower), Upper: runner.Number(mg.Upper), Gap: runner.Number(mg.Gap()),
 		Separable: mg.Separable, Converged: mg.Converged}
-	cert, err := theory.Realize(lc, p0, train, ntk, mg, c.CertEps)
+	cert, err := theory.Realize(m, p0, train, ntk, mg, c.CertEps)
 	if err != nil {
 		th.CertificateError = err.Error()
 		return th, nil
 	}
 	th.Certificate = &CertificateInfo{Eps: runner.Number(cert.Target), Lambda: runner.Number(cert.Lambda), Distance: runner.Number(cert.Distance),
 		Margin: runner.Number(cert.Margin), Loss: runner.Number(cert.Loss), LossBound: runner.Number(cert.LossBound), Attained: cert.Attained}
-	pred := theory.NewPrediction(cert, s.Eta, theory.ConstantsOverBall(lc, p0, r, 2*cert.Distance))
-	th.Bound = &BoundInfo{FStar: runner.Number(pred.FStar), Distance: runner.Number(pred.Distance), Eta: runner.Number(pred.Eta), Valid: pred.Valid,
+	pred := theory.NewPrediction(cert, s.Eta, c.Steps, func(rad float64) theory.Constants { return theory.ConstantsOverBall(lc, p0, r, rad) },
+		theory.OutputBound(lc, p0, r))
+	th.Bound = &BoundInfo{FStar: runner.Number(pred.FStar), Distance: runner.Number(pred.Distance), Eta: runner.Number(pred.Eta), Valid: pred.Valid(),
 		TrainAtK: runner.Number(pred.Train(c.Steps)), TestAtK: runner.Number(pred.Test(c.Steps, train.N)), Lipschitz: runner.Number(pred.Lipschitz)}
 	return th, nil
 }

@@ -105,8 +105,8 @@ func Train(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	if err != nil {
 		return runner.Outcome{}, err
 	}
-	c, lc := s.Config, s.Layer
-	if err := SaveParams(w.ParamsDir("init"), s.P0); err != nil {
+	c, lc, m := s.Config, s.Layer, s.Model
+	if err := SaveParams(w.ParamsDir("init"), m, s.P0); err != nil {
 		return runner.Outcome{}, err
 	}
 	res := &PointResult{Heads: lc.Heads, Data: s.DataDir, Eta: runner.Number(s.Eta), EtaRule: s.Rule, EtaDerivation: s.Derivation,
@@ -116,22 +116,22 @@ func Train(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	}
 	w.Log.WithFields(logrus.Fields{"eta": runner.FormatFloat(s.Eta), "eta_rule": s.Rule}).Info("training")
 
-	testEval, err := graph.NewEvaluator(lc, s.Test)
+	testEval, err := graph.NewEvaluator(m, s.Test)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
-	theta0 := s.P0.Trainable(lc, nil)
+	theta0 := s.P0.Trainable(m, nil)
 	path := PathOf(w, s)
 	path.LogAt = func(k int) bool { return k%c.LogEvery == 0 }
-	path.At = func(k int, m *graph.Model, p graph.Progress) ([]string, error) {
-		cur := m.Params()
+	path.At = func(k int, gm *graph.Model, p graph.Progress) ([]string, error) {
+		cur := gm.Params()
 		te, err := testEval.Evaluate(cur)
 		if err != nil {
 			return nil, err
 		}
 		row := Row{Step: k, TrainLoss: p.Loss, TrainErr: p.Error, GradNorm: p.GradNorm,
 			TestLoss: te.Loss, TestErr: te.Error, RelevantAttention: testEval.RelevantMass(),
-			DistFromInit: Distance(cur.Trainable(lc, nil), theta0)}
+			DistFromInit: Distance(cur.Trainable(m, nil), theta0)}
 		return []string{row.CSV()}, nil
 	}
 	end, err := path.Run(ctx)
@@ -154,8 +154,8 @@ func Train(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		res.TrainErr, res.TestErr = runner.Number(last.TrainErr), runner.Number(last.TestErr)
 		res.DistFromInit, res.RelevantAttention = runner.Number(last.DistFromInit), runner.Number(last.RelevantAttention)
 	}
-	if fp := end.Model.Params(); fp.Check(lc) == nil {
-		if err := SaveParams(w.ParamsDir("final"), fp); err != nil {
+	if fp := end.Model.Params(); fp.Check(m) == nil {
+		if err := SaveParams(w.ParamsDir("final"), m, fp); err != nil {
 			return runner.Outcome{}, err
 		}
 	}

@@ -18,7 +18,7 @@ func RowSoftmax(x *G.Node) (*G.Node, error) {
 	if x.Dims() < 1 {
 		return nil, errors.New("ops.RowSoftmax: input must have at least one axis")
 	}
-	return G.ApplyOp(rowSoftmax{}, x)
+	return G.ApplyOp(&rowSoftmax{}, x)
 }
 
 // SoftmaxRows computes RowSoftmax on plain slices: dst[r*width:(r+1)*width]
@@ -55,27 +55,26 @@ func SoftmaxRows(dst, src []float64, width int) {
 	}
 }
 
-type rowSoftmax struct{}
+type rowSoftmax struct{ out outBuffer }
 
-func (rowSoftmax) Arity() int    { return 1 }
-func (rowSoftmax) Type() hm.Type { a := hm.TypeVariable('a'); return hm.NewFnType(a, a) }
-func (rowSoftmax) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (*rowSoftmax) Arity() int    { return 1 }
+func (*rowSoftmax) Type() hm.Type { a := hm.TypeVariable('a'); return hm.NewFnType(a, a) }
+func (*rowSoftmax) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
-func (rowSoftmax) ReturnsPtr() bool      { return false }
-func (rowSoftmax) CallsExtern() bool     { return false }
-func (rowSoftmax) OverwritesInput() int  { return -1 }
-func (rowSoftmax) WriteHash(h hash.Hash) { writeHash(h, "RowSoftmax") }
-func (op rowSoftmax) Hashcode() uint32   { return hashOf(op) }
-func (rowSoftmax) String() string        { return "RowSoftmax" }
+func (*rowSoftmax) ReturnsPtr() bool      { return false }
+func (*rowSoftmax) CallsExtern() bool     { return false }
+func (*rowSoftmax) OverwritesInput() int  { return -1 }
+func (*rowSoftmax) WriteHash(h hash.Hash) { writeHash(h, "RowSoftmax") }
+func (op *rowSoftmax) Hashcode() uint32   { return hashOf(op) }
+func (*rowSoftmax) String() string        { return "RowSoftmax" }
 
-func (op rowSoftmax) Do(in ...G.Value) (G.Value, error) {
-	shape := in[0].Shape()
-	out := tensor.New(tensor.WithShape(shape.Clone()...), tensor.Of(tensor.Float64))
-	return op.UsePreallocDo(out, in...)
+func (op *rowSoftmax) Do(in ...G.Value) (G.Value, error) {
+	out, _ := op.out.of(in[0].Shape())
+	return op.compute(out, in...)
 }
 
-func (rowSoftmax) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+func (*rowSoftmax) compute(prealloc G.Value, in ...G.Value) (G.Value, error) {
 	src, shape, err := floats("RowSoftmax", in[0])
 	if err != nil {
 		return nil, err
@@ -88,42 +87,42 @@ func (rowSoftmax) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	return prealloc, nil
 }
 
-func (rowSoftmax) DiffWRT(int) []bool { return []bool{true} }
+func (*rowSoftmax) DiffWRT(int) []bool { return []bool{true} }
 
-func (rowSoftmax) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(rowSoftmaxGrad{}, output, grad)
+func (*rowSoftmax) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&rowSoftmaxGrad{}, output, grad)
 	return G.Nodes{dx}, err
 }
 
 // rowSoftmaxGrad maps (s, g) to the input gradient of a row softmax:
 // s * (g - <g, s>) row by row, the Jacobian diag(s) - s s^T applied to g.
-type rowSoftmaxGrad struct{}
+type rowSoftmaxGrad struct{ out outBuffer }
 
-func (rowSoftmaxGrad) Arity() int { return 2 }
-func (rowSoftmaxGrad) Type() hm.Type {
+func (*rowSoftmaxGrad) Arity() int { return 2 }
+func (*rowSoftmaxGrad) Type() hm.Type {
 	a := hm.TypeVariable('a')
 	return hm.NewFnType(a, a, a)
 }
-func (rowSoftmaxGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (*rowSoftmaxGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
-func (rowSoftmaxGrad) ReturnsPtr() bool      { return false }
-func (rowSoftmaxGrad) CallsExtern() bool     { return false }
-func (rowSoftmaxGrad) OverwritesInput() int  { return -1 }
-func (rowSoftmaxGrad) WriteHash(h hash.Hash) { writeHash(h, "RowSoftmaxGrad") }
-func (op rowSoftmaxGrad) Hashcode() uint32   { return hashOf(op) }
-func (rowSoftmaxGrad) String() string        { return "RowSoftmaxGrad" }
-func (rowSoftmaxGrad) DiffWRT(int) []bool    { return []bool{false, false} }
-func (rowSoftmaxGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+func (*rowSoftmaxGrad) ReturnsPtr() bool      { return false }
+func (*rowSoftmaxGrad) CallsExtern() bool     { return false }
+func (*rowSoftmaxGrad) OverwritesInput() int  { return -1 }
+func (*rowSoftmaxGrad) WriteHash(h hash.Hash) { writeHash(h, "RowSoftmaxGrad") }
+func (op *rowSoftmaxGrad) Hashcode() uint32   { return hashOf(op) }
+func (*rowSoftmaxGrad) String() string        { return "RowSoftmaxGrad" }
+func (*rowSoftmaxGrad) DiffWRT(int) []bool    { return []bool{false, false} }
+func (*rowSoftmaxGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, errors.New("ops: RowSoftmaxGrad has no derivative; take Hessian-vector products from gradient differences")
 }
 
-func (op rowSoftmaxGrad) Do(in ...G.Value) (G.Value, error) {
-	out := tensor.New(tensor.WithShape(in[0].Shape().Clone()...), tensor.Of(tensor.Float64))
-	return op.UsePreallocDo(out, in...)
+func (op *rowSoftmaxGrad) Do(in ...G.Value) (G.Value, error) {
+	out, _ := op.out.of(in[0].Shape())
+	return op.compute(out, in...)
 }
 
-func (rowSoftmaxGrad) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+func (*rowSoftmaxGrad) compute(prealloc G.Value, in ...G.Value) (G.Value, error) {
 	s, shape, err := floats("RowSoftmaxGrad", in[0])
 	if err != nil {
 		return nil, err

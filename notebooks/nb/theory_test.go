@@ -47,9 +47,9 @@ func TestMargins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range want.W {
-		if first.W[i] != want.W[i] {
-			t.Fatalf("first-step W[%d] = %v, want %v", i, first.W[i], want.W[i])
+	for i, w := range want.Get("W") {
+		if first.Get("W")[i] != w {
+			t.Fatalf("first-step W[%d] = %v, want %v", i, first.Get("W")[i], w)
 		}
 	}
 	m, err := NTKMargin(cc, first, train)

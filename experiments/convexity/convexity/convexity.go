@@ -149,13 +149,13 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	if err != nil {
 		return runner.Outcome{}, err
 	}
-	lc, p0, r, eta, rule := s.Layer, s.P0, s.R, s.Eta, s.Rule
+	lc, md, p0, r, eta, rule := s.Layer, s.Model, s.P0, s.R, s.Eta, s.Rule
 	res := &Point{Heads: lc.Heads, Eta: runner.Number(eta), EtaRule: rule,
 		Samples: c.Convexity.Samples, Lanczos: c.Convexity.Lanczos}
 	k0 := theory.ConstantsOverBall(lc, p0, r, 0)
 	res.Kappa0, res.L0 = runner.Number(k0.WeakConvexity), runner.Number(k0.Smoothness)
 	sample := LogSteps(c.Steps, c.Convexity.Samples)
-	theta0 := p0.Trainable(lc, nil)
+	theta0 := p0.Trainable(md, nil)
 	path := gdpoint.PathOf(w, s)
 	path.LogAt = func(k int) bool { _, ok := slices.BinarySearch(sample, k); return ok }
 	path.At = func(k int, m *graph.Model, p graph.Progress) ([]string, error) {
@@ -170,7 +170,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		if _, err := m.Evaluate(); err != nil {
 			return nil, err
 		}
-		dist := gdpoint.Distance(m.Params().Trainable(lc, nil), theta0)
+		dist := gdpoint.Distance(m.Params().Trainable(md, nil), theta0)
 		kb := theory.ConstantsOverBall(lc, p0, r, dist)
 		return []string{runner.CSVLine(k, p.Loss, sp.Min, sp.Max, sp.Min/p.Loss, sp.MinResid, sp.MaxResid,
 			dist, kb.WeakConvexity, kb.Smoothness)}, nil

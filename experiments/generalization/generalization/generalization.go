@@ -113,14 +113,14 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		return runner.Outcome{}, err
 	}
 	c := s.Config
-	lc, train, test, p0, r, eta, rule := s.Layer, s.Train, s.Test, s.P0, s.R, s.Eta, s.Rule
+	lc, md, train, test, p0, r, eta, rule := s.Layer, s.Model, s.Train, s.Test, s.P0, s.R, s.Eta, s.Rule
 	res := &Point{Heads: lc.Heads, N: train.N, DataSeed: c.Data.Seed, InitSeed: c.Init.Seed, Eta: runner.Number(eta), EtaRule: rule, BoundGap: runner.NaN}
-	if gap, valid, err := boundGap(c, lc, p0, train, eta, r); err != nil {
+	if gap, valid, err := boundGap(c, lc, md, p0, train, eta, r); err != nil {
 		res.BoundError = err.Error()
 	} else {
 		res.BoundGap, res.BoundValid = runner.Number(gap), valid
 	}
-	testEval, err := graph.NewEvaluator(lc, test)
+	testEval, err := graph.NewEvaluator(md, test)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
@@ -155,17 +155,18 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 
 // boundGap is the theory's generalization term at K from the
 // realizability certificate at theta_0.
-func boundGap(c *Config, lc layers.Config, p0 *layers.Params, train *datasets.Dataset, eta, r float64) (float64, bool, error) {
-	ntk, err := theory.NewNTK(lc, p0, train)
+func boundGap(c *Config, lc layers.Config, md layers.Model, p0 *layers.Params, train *datasets.Dataset, eta, r float64) (float64, bool, error) {
+	ntk, err := theory.NewNTK(md, p0, train)
 	if err != nil {
 		return 0, false, err
 	}
-	cert, err := theory.Realize(lc, p0, train, ntk, ntk.Margin(), c.CertEps)
+	cert, err := theory.Realize(md, p0, train, ntk, ntk.Margin(), c.CertEps)
 	if err != nil {
 		return 0, false, err
 	}
-	pred := theory.NewPrediction(cert, eta, theory.ConstantsOverBall(lc, p0, r, 2*cert.Distance))
-	return pred.Test(c.Steps, train.N) - pred.Train(c.Steps), pred.Valid, nil
+	pred := theory.NewPrediction(cert, eta, c.Steps, func(rad float64) theory.Constants { return theory.ConstantsOverBall(lc, p0, r, rad) },
+		theory.OutputBound(lc, p0, r))
+	return pred.Gap(c.Steps, train.N), pred.Valid(), nil
 }
 
 // Points decodes the records of a result (every point; unfinished ones

@@ -41,6 +41,6 @@ func ExampleRun() {
 		panic(err)
 	}
 	// Output:
-	// heads1: ok after 20 steps, eta from the theory, training loss 0.600 -> 0.590
-	// heads4: ok after 20 steps, eta from the theory, training loss 0.590 -> 0.572
+	// heads1: ok after 20 steps, eta from the theory, training loss 0.600 -> 0.591
+	// heads4: ok after 20 steps, eta from the theory, training loss 0.590 -> 0.573
 }

@@ -3,6 +3,7 @@ package headsweep
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,7 +146,10 @@ func TestReproducible(t *testing.T) {
 		}
 		c := cfg
 		c.Heads = p.Heads
-		lc := c.Layer()
+		lc, err := c.NewModel()
+		if err != nil {
+			t.Fatal(err)
+		}
 		dir := res.Records[i].Dir
 		p0, err := gdpoint.LoadParams(filepath.Join(out, "params", dir, "init"), lc)
 		if err != nil {
@@ -176,9 +180,9 @@ func TestReproducible(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := m.Params()
-		for i := range got.U {
-			if got.U[i] != final.U[i] {
-				t.Fatalf("H=%d: final U[%d] = %v, saved %v", p.Heads, i, got.U[i], final.U[i])
+		for j, q := range got.List {
+			if !slices.Equal(q.Data, final.List[j].Data) {
+				t.Fatalf("H=%d: final %s differs from the saved one", p.Heads, q.Name)
 			}
 		}
 	}

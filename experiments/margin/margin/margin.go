@@ -136,6 +136,10 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	}
 	c := w.Config.(*Config)
 	lc := c.Layer()
+	md, err := c.NewModel()
+	if err != nil {
+		return runner.Outcome{}, err
+	}
 	train, _, _, err := gdpoint.Data(w, c.Data)
 	if err != nil {
 		return runner.Outcome{}, err
@@ -145,19 +149,19 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	if scheme == InitFirstStep {
 		in.Scheme = layers.InitZeroW
 	}
-	p0, err := layers.NewParams(lc, in)
+	p0, err := layers.NewParams(md, in)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
 	res := &Point{Status: runner.StatusOK, Heads: lc.Heads, Zeta: runner.Number(c.Data.Zeta),
 		Init: scheme, DataSeed: c.Data.Seed, InitSeed: c.Init.Seed}
 	if scheme == InitFirstStep {
-		if p0, err = graph.FirstStep(lc, p0, train, c.Margin.FirstStepEta); err != nil {
+		if p0, err = graph.FirstStep(md, p0, train, c.Margin.FirstStepEta); err != nil {
 			return runner.Outcome{}, fmt.Errorf("first step: %w", err)
 		}
 		res.FirstStepEta = runner.Number(c.Margin.FirstStepEta)
 	}
-	ev, err := graph.NewEvaluator(lc, train)
+	ev, err := graph.NewEvaluator(md, train)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
@@ -166,7 +170,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		return runner.Outcome{}, err
 	}
 	res.InitialLoss, res.RelevantAttention = runner.Number(e0.Loss), runner.Number(ev.RelevantMass())
-	ntk, err := theory.NewNTK(lc, p0, train)
+	ntk, err := theory.NewNTK(md, p0, train)
 	if err != nil {
 		return runner.Outcome{}, err
 	}

@@ -159,7 +159,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	if err != nil {
 		return runner.Outcome{}, fmt.Errorf("theory step size: %w", err)
 	}
-	m, err := graph.NewModel(lc, p0, train)
+	m, err := graph.NewModel(s.Model, p0, train)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
