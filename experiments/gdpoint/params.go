@@ -13,7 +13,9 @@ import (
 // the parameters: params/<point>/<stage>/ files and the checkpoint.
 
 // SaveParams writes p to dir (params/<point dir>/init or final).
-func SaveParams(dir string, m layers.Model, p *layers.Params) error { return graph.SaveParams(dir, m, p) }
+func SaveParams(dir string, m layers.Model, p *layers.Params) error {
+	return graph.SaveParams(dir, m, p)
+}
 
 // LoadParams reads the parameters SaveParams wrote for the model m.
 func LoadParams(dir string, m layers.Model) (*layers.Params, error) { return graph.LoadParams(dir, m) }
