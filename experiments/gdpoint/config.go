@@ -191,6 +191,8 @@ func (c *Config) Validate() error {
 	}
 	if !(c.Eta >= 0 && finite(c.Eta)) {
 		bad("eta", c.Eta, "0 (theory step size) or a finite value > 0")
+	} else if c.Eta == 0 && !c.IsPaper() {
+		bad("eta", c.Eta, fmt.Sprintf("a finite value > 0: the theory step size is not defined for model kind %q", c.Model.Kind))
 	}
 	if !(c.MaxLoss >= 0 && finite(c.MaxLoss)) {
 		bad("max_loss", c.MaxLoss, fmt.Sprintf("0 (selects %g) or a finite value > 0", float64(graph.DefaultMaxLoss)))
@@ -216,6 +218,10 @@ func (c *Config) Layer() layers.Config {
 	return layers.Config{Heads: c.Heads, Tokens: c.Data.Tokens, Dim: c.Data.Dim,
 		Query: c.Model.Query, Scale: c.Model.Scale, Train: c.Model.Train, Kind: c.Model.Kind, Engine: c.Model.Engine, Rank: c.Model.Rank}
 }
+
+// IsPaper reports whether the model is the paper's, the one the theory's
+// constants, step size, certificate and bounds are derived for.
+func (c *Config) IsPaper() bool { return c.Layer().KindName() == "paper" }
 
 // NewModel is the model of the point (layers.New).
 func (c *Config) NewModel() (layers.Model, error) { return layers.New(c.Layer()) }

@@ -53,7 +53,7 @@ type Start struct {
 	Eta         float64
 	Rule        string           // "theory" or "fixed"
 	Derivation  string           // how eta was derived, for summaries
-	Constants   theory.Constants // over the ball GD with eta stays in
+	Constants   theory.Constants // over the ball GD with eta stays in (the paper's model only)
 }
 
 // NewStart sets a point up from its config: the model, the data, theta_0
@@ -81,6 +81,11 @@ func NewStart(w *runner.Work) (*Start, error) {
 		return nil, err
 	}
 	s.R, s.F0 = theory.TokenNorm(s.Train), e0.Loss
+	if !c.IsPaper() {
+		s.Eta, s.Rule = c.Eta, "fixed"
+		s.Derivation = fmt.Sprintf("fixed by config eta = %s; the theory's constants are not defined for model kind %q", runner.FormatFloat(c.Eta), c.Model.Kind)
+		return s, nil
+	}
 	if c.Eta > 0 {
 		radius := math.Sqrt(2 * c.Eta * float64(c.Steps) * s.F0)
 		s.Constants = theory.ConstantsOverBall(s.Layer, s.P0, s.R, radius)

@@ -1,6 +1,7 @@
 package gdpoint
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
@@ -27,6 +28,9 @@ type Theory struct {
 	CertificateError string           `json:"certificate_error,omitempty"`
 	// Bound is nil without a certificate.
 	Bound *BoundInfo `json:"bound"`
+	// NotDefined says which of the numbers above are not defined for the
+	// point's model kind (NaN or null here); empty for the paper's model.
+	NotDefined string `json:"not_defined,omitempty"`
 }
 
 // NTKInfo is the NTK margin at theta_0 on the training set, with its
@@ -82,6 +86,18 @@ func PointTheory(s *Start) (Theory, error) {
 	c := s.Config
 	lc, m, p0, train, r, k := s.Layer, s.Model, s.P0, s.Train, s.R, s.Constants
 	th.InitialLoss, th.R = runner.Number(s.F0), runner.Number(r)
+	if !c.IsPaper() {
+		// The NTK margin exists for any model; the rest is the paper's.
+		nan := runner.NaN
+		th.Radius, th.L, th.Beta1, th.Beta2, th.WeakConvexity = nan, nan, nan, nan, nan
+		th.NotDefined = fmt.Sprintf("L, beta1, beta2, kappa, the certificate and the bounds are not defined for model kind %q", c.Model.Kind)
+		ntk, err := theory.NewNTK(m, p0, train)
+		if err != nil {
+			return th, err
+		}
+		th.NTK = NTKInfoOf(ntk.Margin())
+		return th, nil
+	}
 	th.Radius, th.L = runner.Number(k.Radius), runner.Number(k.Smoothness)
 	th.Beta1, th.Beta2 = runner.Number(slices.Max(k.Beta1)), runner.Number(slices.Max(k.Beta2))
 	th.WeakConvexity = runner.Number(k.WeakConvexity)

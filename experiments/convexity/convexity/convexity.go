@@ -56,6 +56,9 @@ func DefaultConfig() Config {
 // Validate checks the GD point's fields and the convexity settings.
 func (c *Config) Validate() error {
 	errs := runner.Unjoin(c.Config.Validate())
+	if !c.IsPaper() {
+		errs = append(errs, &runner.FieldError{Field: "model.kind", Value: c.Model.Kind, Want: `"paper": the convexity experiment compares with the theory's constants, derived for the paper's model`})
+	}
 	if cv := c.Convexity; cv.Samples < 2 || cv.Samples > 1000 {
 		errs = append(errs, &runner.FieldError{Field: "convexity.samples", Value: cv.Samples, Want: "an integer in [2, 1000]"})
 	}

@@ -115,7 +115,9 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	c := s.Config
 	lc, md, train, test, p0, r, eta, rule := s.Layer, s.Model, s.Train, s.Test, s.P0, s.R, s.Eta, s.Rule
 	res := &Point{Heads: lc.Heads, N: train.N, DataSeed: c.Data.Seed, InitSeed: c.Init.Seed, Eta: runner.Number(eta), EtaRule: rule, BoundGap: runner.NaN}
-	if gap, valid, err := boundGap(c, lc, md, p0, train, eta, r); err != nil {
+	if !c.IsPaper() {
+		res.BoundError = fmt.Sprintf("not defined for model kind %q", c.Model.Kind)
+	} else if gap, valid, err := boundGap(c, lc, md, p0, train, eta, r); err != nil {
 		res.BoundError = err.Error()
 	} else {
 		res.BoundGap, res.BoundValid = runner.Number(gap), valid

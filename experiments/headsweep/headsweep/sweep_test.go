@@ -143,3 +143,32 @@ func TestSeedAxis(t *testing.T) {
 		t.Errorf("groups %+v", gs)
 	}
 }
+
+// TestSweepModelKind: model.kind is a key like any other; kinds without
+// the theory's constants need a fixed eta and say what is not defined.
+func TestSweepModelKind(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"-out", out, "-steps", "5", "-set", "heads=2", "-sweep", "model.kind=paper,kq,relu,value"}, tinyArgs...)
+	if code, stderr := runMain(args...); code != runner.ExitInput || !strings.Contains(stderr, `eta = 0: want a finite value > 0`) || !strings.Contains(stderr, `"kq"`) {
+		t.Errorf("kinds with the theory step size: exit %d; stderr:\n%s", code, stderr)
+	}
+	if code, stderr := runMain(append(args, "-eta", "0.05")...); code != runner.ExitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	header, rows := metrics(t, filepath.Join(out, "metrics.csv"))
+	if !strings.HasPrefix(header, "label,model.kind,step,") || len(rows) != 4*6 || rows[6][0] != "kindkq" {
+		t.Errorf("header %q, %d rows, row 6 %v", header, len(rows), rows[6])
+	}
+	res, err := Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range points(t, res) {
+		if (i == 0) != (p.Theory.NotDefined == "") || !(p.Theory.NTK.Gamma >= 0) {
+			t.Errorf("%s: not defined %q, gamma %v", res.Records[i].Label, p.Theory.NotDefined, p.Theory.NTK.Gamma)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(out, "params", "kindkq-*", "final", "Q.npy")); len(m) != 1 {
+		t.Errorf("params of the kq point: %v", m)
+	}
+}

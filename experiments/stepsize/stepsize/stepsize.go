@@ -58,6 +58,9 @@ func DefaultConfig() Config {
 // Validate checks the GD point's fields and the search's settings.
 func (c *Config) Validate() error {
 	errs := runner.Unjoin(c.Config.Validate())
+	if !c.IsPaper() {
+		errs = append(errs, &runner.FieldError{Field: "model.kind", Value: c.Model.Kind, Want: `"paper": the stepsize experiment compares with the theory's constants, derived for the paper's model`})
+	}
 	s := c.StepSearch
 	if !(s.Tolerance > 0 && s.Tolerance <= 1) {
 		errs = append(errs, &runner.FieldError{Field: "step_search.tolerance", Value: s.Tolerance, Want: "a value in (0, 1]"})
