@@ -56,9 +56,6 @@ func DefaultConfig() Config {
 // Validate checks the GD point's fields and the convexity settings.
 func (c *Config) Validate() error {
 	errs := runner.Unjoin(c.Config.Validate())
-	if !c.IsPaper() {
-		errs = append(errs, &runner.FieldError{Field: "model.kind", Value: c.Model.Kind, Want: `"paper": the convexity experiment compares with the theory's constants, derived for the paper's model`})
-	}
 	if cv := c.Convexity; cv.Samples < 2 || cv.Samples > 1000 {
 		errs = append(errs, &runner.FieldError{Field: "convexity.samples", Value: cv.Samples, Want: "an integer in [2, 1000]"})
 	}
@@ -155,7 +152,15 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	lc, md, p0, r, eta, rule := s.Layer, s.Model, s.P0, s.R, s.Eta, s.Rule
 	res := &Point{Heads: lc.Heads, Eta: runner.Number(eta), EtaRule: rule,
 		Samples: c.Convexity.Samples, Lanczos: c.Convexity.Lanczos}
-	k0 := theory.ConstantsOverBall(lc, p0, r, 0)
+	// The theory's constants exist for the paper's model only: NaN for
+	// the other kinds, whose curvature is measured all the same.
+	constants := func(radius float64) theory.Constants {
+		if !c.IsPaper() {
+			return theory.Constants{WeakConvexity: math.NaN(), Smoothness: math.NaN()}
+		}
+		return theory.ConstantsOverBall(lc, p0, r, radius)
+	}
+	k0 := constants(0)
 	res.Kappa0, res.L0 = runner.Number(k0.WeakConvexity), runner.Number(k0.Smoothness)
 	sample := LogSteps(c.Steps, c.Convexity.Samples)
 	theta0 := p0.Trainable(md, nil)
@@ -174,7 +179,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 			return nil, err
 		}
 		dist := gdpoint.Distance(m.Params().Trainable(md, nil), theta0)
-		kb := theory.ConstantsOverBall(lc, p0, r, dist)
+		kb := constants(dist)
 		return []string{runner.CSVLine(k, p.Loss, sp.Min, sp.Max, sp.Min/p.Loss, sp.MinResid, sp.MaxResid,
 			dist, kb.WeakConvexity, kb.Smoothness)}, nil
 	}

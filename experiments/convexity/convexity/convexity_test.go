@@ -110,3 +110,25 @@ func TestInterruptResume(t *testing.T) {
 	}
 	exptest.SameResults(t, ref, cfg.Out)
 }
+
+// TestOtherKind: the curvature is measured for a model kind the theory
+// does not cover; its kappa and L are NaN.
+func TestOtherKind(t *testing.T) {
+	cfg := tiny(filepath.Join(t.TempDir(), "run"))
+	cfg.SweepHeads(1, 2)
+	cfg.Model.Kind, cfg.Eta = "relu", 0.1
+	cfg.Convexity.Samples, cfg.Convexity.Lanczos = 3, 8
+	res, err := Run(cfg, runner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, _, err := PointsOf(res)
+	if err != nil || len(pts) != 2 {
+		t.Fatal(err)
+	}
+	for _, p := range pts {
+		if !math.IsNaN(float64(p.Kappa)) || !math.IsNaN(float64(p.L)) || math.IsNaN(float64(p.LambdaMax)) || !(p.LambdaMax > 0) {
+			t.Errorf("%s: kappa %v, L %v, lambda_max %v", p.Label, p.Kappa, p.L, p.LambdaMax)
+		}
+	}
+}

@@ -58,9 +58,6 @@ func DefaultConfig() Config {
 // Validate checks the GD point's fields and the search's settings.
 func (c *Config) Validate() error {
 	errs := runner.Unjoin(c.Config.Validate())
-	if !c.IsPaper() {
-		errs = append(errs, &runner.FieldError{Field: "model.kind", Value: c.Model.Kind, Want: `"paper": the stepsize experiment compares with the theory's constants, derived for the paper's model`})
-	}
 	s := c.StepSearch
 	if !(s.Tolerance > 0 && s.Tolerance <= 1) {
 		errs = append(errs, &runner.FieldError{Field: "step_search.tolerance", Value: s.Tolerance, Want: "a value in (0, 1]"})
@@ -68,8 +65,8 @@ func (c *Config) Validate() error {
 	if !(s.MaxFactor > 1 && !math.IsInf(s.MaxFactor, 0)) {
 		errs = append(errs, &runner.FieldError{Field: "step_search.max_factor", Value: s.MaxFactor, Want: "a finite value > 1"})
 	}
-	if c.Eta != 0 {
-		errs = append(errs, &runner.FieldError{Field: "eta", Value: c.Eta, Want: "0: the step-size experiment searches the step size"})
+	if c.Eta != 0 && c.IsPaper() {
+		errs = append(errs, &runner.FieldError{Field: "eta", Value: c.Eta, Want: "0: the step-size experiment searches the step size, starting from the theory's"})
 	}
 	return errors.Join(errs...)
 }
@@ -85,7 +82,7 @@ var Experiment = runner.Experiment{
 	Cost:     func(c runner.Config) float64 { return float64(gdpoint.Of(c).Heads) + 1 },
 	Table:    Table,
 	Plots:    figure.Plots(figure.Builder{Name: "stepsize_vs_heads", Build: StepSizePlot}),
-	Flags:    []runner.Flag{gdpoint.Flags[0], gdpoint.Flags[1]},
+	Flags:    gdpoint.Flags[:3],
 }
 
 // Run runs the experiment and writes its result directory.
@@ -158,10 +155,16 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	}
 	lc, train, p0 := s.Layer, s.Train, s.P0
 	// The theory's step whatever Config.Eta says: it is what is compared.
-	st, err := theory.StepSizeFor(lc, p0, s.R, s.F0, c.Steps)
-	if err != nil {
-		return runner.Outcome{}, fmt.Errorf("theory step size: %w", err)
+	// The search starts at the theory's step; for model kinds the theory
+	// does not cover, at the config's eta (TheoryEta, L and Ratio NaN).
+	st := theory.StepSize{Eta: c.Eta, Smoothness: math.NaN()}
+	if c.IsPaper() {
+		var err error
+		if st, err = theory.StepSizeFor(lc, p0, s.R, s.F0, c.Steps); err != nil {
+			return runner.Outcome{}, fmt.Errorf("theory step size: %w", err)
+		}
 	}
+	start := st.Eta
 	m, err := graph.NewModel(s.Model, p0, train)
 	if err != nil {
 		return runner.Outcome{}, err
@@ -208,7 +211,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		return monotone, nil
 	}
 
-	lo, hi := st.Eta, math.Inf(1)
+	lo, hi := start, math.Inf(1)
 	ok, err := trial(lo)
 	if err != nil {
 		return runner.Outcome{}, err
@@ -217,7 +220,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	if !ok {
 		// The theory's step is not monotone (it should be): search below.
 		hi = lo
-		for lo = hi / 4; lo > st.Eta/c.StepSearch.MaxFactor; lo /= 4 {
+		for lo = hi / 4; lo > start/c.StepSearch.MaxFactor; lo /= 4 {
 			if ok, err = trial(lo); err != nil {
 				return runner.Outcome{}, err
 			} else if ok {
@@ -226,7 +229,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 			hi = lo
 		}
 	} else {
-		for x := lo * 4; x <= st.Eta*c.StepSearch.MaxFactor; x *= 4 {
+		for x := lo * 4; x <= start*c.StepSearch.MaxFactor; x *= 4 {
 			if ok, err = trial(x); err != nil {
 				return runner.Outcome{}, err
 			} else if !ok {
@@ -247,8 +250,11 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		}
 	}
 	res.FoundEta, res.Unstable, res.Ratio = runner.Number(lo), runner.Number(hi), runner.Number(lo/st.Eta)
+	if !c.IsPaper() {
+		res.TheoryEta, res.Ratio = runner.NaN, runner.NaN
+	}
 	res.WallSeconds = runner.Number(w.Elapsed().Seconds())
-	w.Log.WithField("ratio", fmt.Sprintf("%.3g", lo/st.Eta)).Info("step size found")
+	w.Log.WithField("found_eta", runner.FormatFloat(lo)).Info("step size found")
 	return runner.Outcome{Status: runner.StatusOK, Rows: rows, Record: res}, nil
 }
 

@@ -41,3 +41,24 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func errErr(err error) bool { _, ok := err.(*runner.InputError); return ok }
+
+// TestOtherKind: for a model kind without the theory step size the search
+// starts at the config's eta and the theory's columns are NaN.
+func TestOtherKind(t *testing.T) {
+	cfg := DefaultConfig()
+	exptest.Tiny(&cfg.Config, filepath.Join(t.TempDir(), "run"))
+	cfg.SweepHeads(1)
+	cfg.Model.Kind, cfg.Eta = "kq", 0.05
+	cfg.StepSearch.Tolerance = 0.1
+	res, err := Run(cfg, runner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := PointsOf(res)
+	if err != nil || len(pts) != 1 {
+		t.Fatal(err)
+	}
+	if p := pts[0]; !math.IsNaN(float64(p.TheoryEta)) || !math.IsNaN(float64(p.Ratio)) || !(p.FoundEta >= 0.05) || !(p.Unstable > p.FoundEta) {
+		t.Errorf("%+v", p)
+	}
+}
