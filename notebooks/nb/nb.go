@@ -48,6 +48,16 @@ func Generate(c MixtureConfig) (train, test *Dataset, err error) { return c.Gene
 // Config.
 func model(c Config) (layers.Model, error) { return layers.New(c) }
 
+// NumTrainable is the number of trainable parameters of the model of c
+// (layers.NumTrainable), 0 for a config no model is made from.
+func NumTrainable(c Config) int {
+	m, err := model(c)
+	if err != nil {
+		return 0
+	}
+	return layers.NumTrainable(m)
+}
+
 // NewParams is layers.NewParams for the model of c.
 func NewParams(c Config, in Init) (*Params, error) {
 	m, err := model(c)
