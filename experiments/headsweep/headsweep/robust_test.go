@@ -28,6 +28,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// One code version for this process and the programs it starts, so
+	// that an edit of the checkout while the tests run does not change
+	// point identities between a reference run and its resumption.
+	os.Setenv(runner.CodeVersionEnv, runner.ProgramVersion().Code())
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
