@@ -237,10 +237,34 @@ func ParseSweep(s string) (Axis, error) {
 	if strings.TrimSpace(v) == "" {
 		return a, nil // empty: refused with the other checks
 	}
-	for _, f := range strings.Split(v, ",") {
+	for _, f := range splitTop(v) {
 		a.Values = append(a.Values, jsonValue(strings.TrimSpace(f)))
 	}
 	return a, nil
+}
+
+// splitTop splits s at the commas outside brackets, braces and quotes, so
+// that a value may be a JSON list or object: -sweep list=[1,2],[3].
+func splitTop(s string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }
 
 // jsonValue is s if s is a JSON value, else s as a JSON string.

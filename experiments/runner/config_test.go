@@ -223,3 +223,20 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+func TestParseSweep(t *testing.T) {
+	a, err := ParseSweep(`list=[1,2],[3], "a,b" ,x`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range a.Values {
+		got = append(got, string(v))
+	}
+	if a.Key != "list" || strings.Join(got, " ") != `[1,2] [3] "a,b" "x"` {
+		t.Errorf("ParseSweep: %s %q", a.Key, got)
+	}
+	if _, err := ParseSweep("=1,2"); err == nil {
+		t.Error("no key accepted")
+	}
+}

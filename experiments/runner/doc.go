@@ -21,7 +21,8 @@
 //	-sweep key=v1,v2,...  one axis, e.g. -sweep data.seed=1,2,3 (repeatable)
 //	"sweep": {"heads": [1, 2], "data.zeta": [0.125, 0.25]}   the same axes in the file
 //
-// A value is read as JSON, or as a string if it is not JSON. The grid is
+// A value is read as JSON, or as a string if it is not JSON; -sweep splits
+// its values at commas outside brackets and quotes. The grid is
 // the product of the axes, the first outermost: the file's axes (or the
 // defaults' if the file has none), then those of -sweep in command-line
 // order (a -sweep replaces the axis of its key). An experiment's shorthand
@@ -44,7 +45,10 @@
 // the runner's settings, the experiment's name and the code version
 // (Program.Code: the module version, else the git commit with "+dirty"
 // for uncommitted changes, read from the build or, under go run and go
-// test, from git in the module's checkout; "unknown" if neither works).
+// test (or GOFLAGS=-buildvcs=false), from git in the module's checkout when
+// the program starts; "unknown" if neither works; $MHA_CODE_VERSION, which
+// the SLURM scripts set to the version of the program that wrote them,
+// overrides the checkout).
 // Its files are under points/<label>-<first 12 hex of the identity>/:
 // config.json (the identity spelled out), metrics.csv and result.json
 // (written last: the point is finished), or checkpoint.json while it
