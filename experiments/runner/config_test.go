@@ -240,3 +240,14 @@ func TestParseSweep(t *testing.T) {
 		t.Error("no key accepted")
 	}
 }
+
+// TestLabelsUnique: values whose label texts coincide still get distinct
+// labels.
+func TestLabelsUnique(t *testing.T) {
+	c := newToy()
+	c.Sweep = Axes{axis("model.kind", `"a b"`, `"a_b"`)}
+	pts, err := Grid("toy", c, false, nil)
+	if err != nil || pts[0].Label == pts[1].Label {
+		t.Errorf("labels %q, %q (%v)", pts[0].Label, pts[1].Label, err)
+	}
+}

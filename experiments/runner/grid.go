@@ -165,6 +165,7 @@ func Grid(experiment string, cfg Config, allowLarge bool, cost func(Config) floa
 	var errs []error
 	seenErr := map[string]bool{}
 	idx := make([]int, len(axes))
+	labels := map[string]bool{}
 	for k := 0; k < n; k++ {
 		pm := toMap(cfg)
 		var vals []Value
@@ -197,6 +198,11 @@ func Grid(experiment string, cfg Config, allowLarge bool, cost func(Config) floa
 		if label == "" {
 			label = "base"
 		}
+		if labels[label] {
+			// Distinct values can share a label's text ("a b", "a_b").
+			label += "-p" + strconv.Itoa(k)
+		}
+		labels[label] = true
 		id := Identity(experiment, code, pc)
 		pt := Point{Index: k, Label: label, Values: vals, ID: id, Dir: label + "-" + id[:12], Cost: 1, Config: pc}
 		if cost != nil {

@@ -3,7 +3,6 @@ package headsweep
 import (
 	"bytes"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,5 +47,4 @@ func TestFlagsOverrideConfigFile(t *testing.T) {
 	if !strings.Contains(string(a), `"sweep":{"heads":[1,2]}`) || back.(*Config).Steps != 7 {
 		t.Errorf("printed config reads back as %s", a)
 	}
-	_ = filepath.Join
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mhattn/mha/experiments/gdpoint"
 	"github.com/mhattn/mha/experiments/internal/exptest"
 	"github.com/mhattn/mha/experiments/runner"
 )
@@ -86,5 +85,4 @@ func TestZetaAxis(t *testing.T) {
 			t.Errorf("point %d: zeta %v (swept %s), H %d", i, p.Zeta, z.Text(), p.Heads)
 		}
 	}
-	_ = gdpoint.Flags
 }
