@@ -121,7 +121,7 @@ var Experiment = runner.Experiment{
 	Point:    point,
 	Cost:     func(c runner.Config) float64 { return float64(gdpoint.Of(c).Heads) + 1 },
 	Table:    Table,
-	Plots:    figure.Plots(figure.Builder{Name: "margin", Build: Plot}),
+	Plots:    Plots,
 	Flags:    gdpoint.Flags[:1],
 }
 
@@ -240,6 +240,16 @@ func Table(w io.Writer, res *runner.Result) error {
 		fmt.Fprintf(tw, "(%d points not finished)\t\n", unfinished)
 	}
 	return tw.Flush()
+}
+
+// Plots draws margin_vs_<x>: Plot, against heads (else the first numeric
+// swept key, e.g. margin_vs_zeta).
+func Plots(res *runner.Result) ([]runner.NamedPlot, error) {
+	x := res.XAxis("heads", "data.zeta")
+	if x == "" {
+		return nil, nil
+	}
+	return figure.Plots(figure.Builder{Name: "margin_vs_" + res.AxisName(x), Build: Plot})(res)
 }
 
 // Plot is the NTK margin gamma at theta_0 against heads (else the first

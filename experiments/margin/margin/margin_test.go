@@ -25,7 +25,7 @@ func TestEndToEnd(t *testing.T) {
 	if want := 2 * 3 * 2; len(res.Records) != want {
 		t.Fatalf("%d points, want %d", len(res.Records), want)
 	}
-	exptest.CheckRun(t, Experiment, res, []string{"margin"})
+	exptest.CheckRun(t, Experiment, res, []string{"margin_vs_heads"})
 	pts, err := Points(res)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestZetaAxis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exptest.CheckRun(t, Experiment, res, []string{"margin"})
+	exptest.CheckRun(t, Experiment, res, []string{"margin_vs_zeta"})
 	if res.XAxis("heads", "data.zeta") != "data.zeta" {
 		t.Errorf("x axis %q", res.XAxis("heads"))
 	}
