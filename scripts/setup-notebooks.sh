@@ -239,5 +239,22 @@ print("setup-notebooks: kernel %r registered in %s" % (sys.argv[2], dest), file=
 EOF
 }
 
-[[ $KERNELS == gonb ]] || install_gophernotes
-[[ $KERNELS == gophernotes ]] || install_gonb
+# install KERNEL: runs install_KERNEL in a subshell (errexit on) and, when it
+# fails, names the kernel that is left uninstalled and how to retry.
+install() {
+	set +e
+	(
+		set -e
+		"install_$1"
+	)
+	local rc=$?
+	set -e
+	if ((rc != 0)); then
+		log "the $1 kernel is NOT installed: its step failed (above); fix that and rerun: bash scripts/setup-notebooks.sh $1"
+		failed+=("$1")
+	fi
+}
+failed=()
+[[ $KERNELS == gonb ]] || install gophernotes
+[[ $KERNELS == gophernotes ]] || install gonb
+((${#failed[@]} == 0)) || exit 1
