@@ -48,9 +48,11 @@ go test -count=1 -timeout 20m ./...
 # and experiments (the sweep runner with its parallel workers, shards,
 # checkpoints, cancellation), every test: 2 min 20 s on the 2-core
 # machine under a load average of 10 (other builds running), so no -run
-# subset is needed.
+# subset is needed. Allocation counts mean nothing under the race detector
+# (its sync.Pool drops items at random), so the allocation test is skipped
+# here; step 2 runs it.
 if [[ "${MHA_SKIP_RACE:-}" != 1 ]]; then
-	go test -race -count=1 -timeout 20m ./graph/... ./experiments/...
+	go test -race -count=1 -timeout 20m -skip '^TestAllocationsPerStepDoNotGrow$' ./graph/... ./experiments/...
 fi
 
 # --- 4. the notebooks, under both kernels ----------------------------------------
