@@ -23,7 +23,7 @@ func gdRun(t *testing.T, c layers.Config, n int, steps int) (losses, grad, theta
 	if err != nil {
 		t.Fatal(err)
 	}
-	return losses, m.Gradient(nil), m.Params().Trainable(c, nil)
+	return losses, m.Gradient(nil), m.Params().Trainable(arch(t, c), nil)
 }
 
 func sameBits(t *testing.T, what string, got, want []float64) {
@@ -48,8 +48,9 @@ func TestKernelsGiveSameBits(t *testing.T) {
 	for _, c := range []layers.Config{
 		{Heads: 3, Tokens: 5, Dim: 7},
 		{Heads: 4, Tokens: 8, Dim: 8, Query: layers.FirstToken},
+		{Heads: 3, Tokens: 5, Dim: 7, Engine: layers.EngineComposed},
 	} {
-		t.Run(name(c), func(t *testing.T) {
+		t.Run(name(c)+"/"+c.Engine, func(t *testing.T) {
 			kernel.Use(kernel.Vectorized)
 			lossV, gradV, thetaV := gdRun(t, c, 37, 5)
 			kernel.Use(kernel.Portable)
