@@ -5,7 +5,8 @@
 // Matrices are float64 slices with a leading dimension (the stride between
 // rows, in elements). NN computes C = A B and TN computes C = A^T B, each
 // optionally accumulating into C. Both run on the calling goroutine only:
-// parallelism belongs to the caller (one model per core in a sweep).
+// parallelism belongs to the caller (layers/ops splits a batch over
+// goroutines; a sweep runs several models at once).
 //
 // On amd64 with AVX2 and FMA the 4 x 8 blocks of C come from an assembly
 // micro-kernel reading A and B in place (no packing: the matrices here are

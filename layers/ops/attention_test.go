@@ -292,32 +292,34 @@ func TestPartBounds(t *testing.T) {
 func BenchmarkAttentionThreads(b *testing.B) {
 	defer threads.Store(threads.Load())
 	for _, size := range []struct{ n, heads int }{{512, 16}, {1024, 64}} {
-		s := AttentionShape{N: size.n, Tokens: 16, Dim: 32, Rows: 16, Heads: size.heads}
-		c := newAttentionCase(s, 50)
-		cost, wn, un, _, _ := c.build(c.w, c.u)
-		if _, err := G.Grad(cost, wn, un); err != nil {
-			b.Fatal(err)
-		}
-		vm := G.NewTapeMachine(cost.Graph())
-		for _, n := range []int{1, 2} {
-			b.Run(fmt.Sprintf("n%d_H%d/threads%d", size.n, size.heads, n), func(b *testing.B) {
-				if err := SetThreads(n); err != nil {
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				cpu0 := cpuSeconds()
-				for i := 0; i < b.N; i++ {
-					vm.Reset()
-					if err := vm.RunAll(); err != nil {
+		b.Run(fmt.Sprintf("n%d_H%d", size.n, size.heads), func(b *testing.B) {
+			s := AttentionShape{N: size.n, Tokens: 16, Dim: 32, Rows: 16, Heads: size.heads}
+			c := newAttentionCase(s, 50)
+			cost, wn, un, _, _ := c.build(c.w, c.u)
+			if _, err := G.Grad(cost, wn, un); err != nil {
+				b.Fatal(err)
+			}
+			vm := G.NewTapeMachine(cost.Graph())
+			defer vm.Close()
+			for _, n := range []int{1, 2} {
+				b.Run(fmt.Sprintf("threads%d", n), func(b *testing.B) {
+					if err := SetThreads(n); err != nil {
 						b.Fatal(err)
 					}
-				}
-				// CPU time, all threads: equal for 1 and 2 threads when the
-				// parallel passes cost nothing extra; the machine may be shared.
-				b.ReportMetric((cpuSeconds()-cpu0)*1e3/float64(b.N), "cpu-ms/op")
-			})
-		}
-		vm.Close()
+					b.ReportAllocs()
+					cpu0 := cpuSeconds()
+					for i := 0; i < b.N; i++ {
+						vm.Reset()
+						if err := vm.RunAll(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					// CPU time, all threads: equal for 1 and 2 threads when the
+					// parallel passes cost nothing extra; the machine may be shared.
+					b.ReportMetric((cpuSeconds()-cpu0)*1e3/float64(b.N), "cpu-ms/op")
+				})
+			}
+		})
 	}
 }
 
