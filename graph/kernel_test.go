@@ -23,7 +23,7 @@ func gdRun(t *testing.T, c layers.Config, n int, steps int) (losses, grad, theta
 	if err != nil {
 		t.Fatal(err)
 	}
-	return losses, m.Gradient(nil), m.Params().Trainable(arch(t, c), nil)
+	return losses, m.Gradient(nil), m.Params().Trainable(arch(nil, c), nil)
 }
 
 func sameBits(t *testing.T, what string, got, want []float64) {
@@ -49,8 +49,9 @@ func TestKernelsGiveSameBits(t *testing.T) {
 		{Heads: 3, Tokens: 5, Dim: 7},
 		{Heads: 4, Tokens: 8, Dim: 8, Query: layers.FirstToken},
 		{Heads: 3, Tokens: 5, Dim: 7, Engine: layers.EngineComposed},
+		{Heads: 2, Tokens: 5, Dim: 4, Kind: layers.KindValue},
 	} {
-		t.Run(name(c)+"/"+c.Engine, func(t *testing.T) {
+		t.Run(name(c), func(t *testing.T) {
 			kernel.Use(kernel.Vectorized)
 			lossV, gradV, thetaV := gdRun(t, c, 37, 5)
 			kernel.Use(kernel.Portable)
@@ -69,6 +70,9 @@ func TestThreadsGiveSameBits(t *testing.T) {
 	for _, c := range []layers.Config{
 		{Heads: 4, Tokens: 6, Dim: 5},
 		{Heads: 3, Tokens: 4, Dim: 3, Query: layers.FirstToken, Train: layers.TrainW},
+		// Large enough that the composed engine's products run in parts.
+		{Heads: 8, Tokens: 16, Dim: 16, Engine: layers.EngineComposed},
+		{Heads: 8, Tokens: 16, Dim: 16, Kind: layers.KindKQ},
 	} {
 		t.Run(name(c), func(t *testing.T) {
 			var lossOne, gradOne, thetaOne []float64

@@ -26,6 +26,16 @@ def excerpt(text, lines=4, prefix="    | "):
     return "\n".join(prefix + r for r in out)
 
 
+def stderr_cause(cell):
+    """The first "panic: ..." or "fatal error: ..." line a cell wrote to stderr."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            for line in source({"source": out.get("text", "")}).splitlines():
+                if line.startswith(("panic: ", "fatal error: ")):
+                    return line.strip()
+    return ""
+
+
 def main():
     notebook, executed, log, seconds = sys.argv[1:5]
     name = os.path.relpath(notebook)
@@ -66,6 +76,11 @@ def main():
             count = c.get("execution_count")
             label = " [In %s]" % count if count is not None else ""
             err = "%s: %s" % (out.get("ename", "error"), out.get("evalue", ""))
+            cause = stderr_cause(c)
+            if cause and cause not in err:
+                # GoNB runs each cell as a program: its error is the exit
+                # status, the panic is on the cell's stderr.
+                err += ": " + cause
             note = "" if failures == 1 else " (after an earlier failure)"
             print("FAIL %s cell %d%s%s: %s" % (name, i + 1, label, note, err.strip()))
             print(excerpt(source(c)))

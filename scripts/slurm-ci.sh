@@ -112,7 +112,7 @@ hs=$W/bin/headsweep
 # 8 points of a few seconds each: 2 per shard.
 cat >"$W/sweep.json" <<EOF
 {"data": {"train": 64, "test": 64, "tokens": 6, "dim": 8, "clusters": 2},
- "heads": [1, 2, 3, 4, 5, 6, 7, 8], "steps": 4000, "log_every": 100, "checkpoint_every": 100}
+ "sweep": {"heads": [1, 2, 3, 4, 5, 6, 7, 8]}, "steps": 4000, "log_every": 100, "checkpoint_every": 100}
 EOF
 
 say "local reference run"
@@ -157,9 +157,10 @@ same "$W/local" "$W/cluster"
 
 say "SLURM run with shard 1 killed mid-run"
 submit "$W/killed"
-# Shard 1 holds points 1 and 5 (H2, H6). Kill it once one has a checkpoint.
+# Shard 1 holds points 1 and 5 (heads2, heads6; their directories are
+# points/<label>-<identity>). Kill it once one has a checkpoint.
 for i in $(seq 600); do
-	[ -e "$W/killed/points/H2/checkpoint.json" ] || [ -e "$W/killed/points/H6/checkpoint.json" ] && break
+	compgen -G "$W/killed/points/heads[26]-*/checkpoint.json" >/dev/null && break
 	[ "$i" -eq 600 ] && die "shard 1 never checkpointed"
 	sleep 0.1
 done
@@ -174,7 +175,7 @@ msg=$("$hs" -config "$W/killed/slurm/sweep.json" -merge -quiet 2>&1)
 status=$?
 set -e
 [ $status -eq 2 ] || die "merge of an unfinished sweep exited $status, want 2: $msg"
-grep -q 'H2 (point 1)\|H6 (point 5)' <<<"$msg" || die "merge does not name the unfinished points: $msg"
+grep -q 'heads2 (point 1)\|heads6 (point 5)' <<<"$msg" || die "merge does not name the unfinished points: $msg"
 echo "merge refused: $msg"
 line=$(bash "$W/killed/slurm/submit.sh" 1)
 read -r _ shards _ merge <<<"$line"

@@ -5,16 +5,15 @@
 //	go run ./experiments/convexity -print-config    # its config, to edit and pass with -config
 //	go run ./experiments/convexity -help
 //
-// See package experiments for the flags, the layout of the result
-// directory, resuming and the exit statuses.
+// See package runner for the flags, the result directory, resuming and
+// the exit statuses, and package convexity for the experiment.
 package main
 
 import (
 	"os"
 
-	"github.com/mhattn/mha/experiments"
+	"github.com/mhattn/mha/experiments/convexity/convexity"
+	"github.com/mhattn/mha/experiments/runner"
 )
 
-func main() {
-	os.Exit(experiments.Main("convexity", experiments.ConvexityWith, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { os.Exit(runner.Main(convexity.Experiment, os.Args[1:], os.Stdout, os.Stderr)) }

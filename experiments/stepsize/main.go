@@ -5,16 +5,15 @@
 //	go run ./experiments/stepsize -print-config    # its config, to edit and pass with -config
 //	go run ./experiments/stepsize -help
 //
-// See package experiments for the flags, the layout of the result
-// directory, resuming and the exit statuses.
+// See package runner for the flags, the result directory, resuming and
+// the exit statuses, and package stepsize for the experiment.
 package main
 
 import (
 	"os"
 
-	"github.com/mhattn/mha/experiments"
+	"github.com/mhattn/mha/experiments/runner"
+	"github.com/mhattn/mha/experiments/stepsize/stepsize"
 )
 
-func main() {
-	os.Exit(experiments.Main("stepsize", experiments.StepSizeWith, os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { os.Exit(runner.Main(stepsize.Experiment, os.Args[1:], os.Stdout, os.Stderr)) }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	"github.com/mhattn/mha/internal/gemm"
@@ -78,8 +80,8 @@ type batchedMatMul struct {
 	transA, transB bool
 	dims           MatDims
 	out            []int
-	ranks          [2]int    // of the inputs, for the op's type
-	scratch        []float64 // one transposed matrix of b, for transB
+	ranks          [2]int      // of the inputs, for the op's type
+	scratch        [][]float64 // per goroutine, one transposed matrix of b, for transB
 	buf            outBuffer
 }
 
@@ -119,28 +121,90 @@ func (op *batchedMatMul) Do(in ...G.Value) (G.Value, error) {
 	// One clear of the whole output, then accumulating products: clearing
 	// row by row inside each small product costs more than the products.
 	clear(c)
-	sa, sb, sc := d.M*d.K, d.K*d.N, d.M*d.N
-	if op.transB && len(op.scratch) != sb {
-		op.scratch = make([]float64, sb)
-	}
-	for i := 0; i < d.Batch; i++ {
-		ai, bi, ci := a[i*sa:(i+1)*sa], b[i*sb:(i+1)*sb], c[i*sc:(i+1)*sc]
-		if op.transB {
-			// b[i] is N x K; lay it out K x N.
-			for r := 0; r < d.N; r++ {
-				for s := 0; s < d.K; s++ {
-					op.scratch[s*d.N+r] = bi[r*d.K+s]
-				}
-			}
-			bi = op.scratch
-		}
-		if op.transA {
-			gemm.TN(d.M, d.N, d.K, ai, d.M, bi, d.N, ci, d.N, true)
-		} else {
-			gemm.NN(d.M, d.N, d.K, ai, d.K, bi, d.N, ci, d.N, true)
-		}
-	}
+	op.run(a, b, c)
 	return out, nil
+}
+
+// run computes the products on up to Threads() goroutines. The work is cut
+// into fixed parts (whole matrices of the batch, or, for a single product,
+// bands of 4-row blocks of C), each part computed by one goroutine with the
+// same code: every entry of C is summed alike whatever the thread count.
+func (op *batchedMatMul) run(a, b, c []float64) {
+	d := op.dims
+	type part struct{ first, last, row0, row1 int }
+	var parts []part
+	if d.Batch > 1 {
+		for _, p := range fixedParts(d.Batch) {
+			parts = append(parts, part{p[0], p[1], 0, d.M})
+		}
+	} else {
+		blocks := (d.M + 3) / 4
+		for _, p := range fixedParts(blocks) {
+			parts = append(parts, part{0, 1, 4 * p[0], min(d.M, 4*p[1])})
+		}
+	}
+	nt := min(Threads(), len(parts))
+	// Below about a million multiply-adds goroutines cost more than they save.
+	if d.Batch*d.M*d.N*d.K < 1<<20 {
+		nt = 1
+	}
+	for len(op.scratch) < nt {
+		op.scratch = append(op.scratch, nil)
+	}
+	work := func(worker int, p part) {
+		sa, sb, sc := d.M*d.K, d.K*d.N, d.M*d.N
+		for i := p.first; i < p.last; i++ {
+			ai, bi, ci := a[i*sa:(i+1)*sa], b[i*sb:(i+1)*sb], c[i*sc:(i+1)*sc]
+			if op.transB {
+				// b[i] is N x K; lay it out K x N.
+				if len(op.scratch[worker]) != sb {
+					op.scratch[worker] = make([]float64, sb)
+				}
+				t := op.scratch[worker]
+				for r := 0; r < d.N; r++ {
+					for s := 0; s < d.K; s++ {
+						t[s*d.N+r] = bi[r*d.K+s]
+					}
+				}
+				bi = t
+			}
+			rows := p.row1 - p.row0
+			if op.transA {
+				gemm.TN(rows, d.N, d.K, ai[p.row0:], d.M, bi, d.N, ci[p.row0*d.N:], d.N, true)
+			} else {
+				gemm.NN(rows, d.N, d.K, ai[p.row0*d.K:], d.K, bi, d.N, ci[p.row0*d.N:], d.N, true)
+			}
+		}
+	}
+	if nt <= 1 {
+		for _, p := range parts {
+			work(0, p)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(nt)
+	for w := 0; w < nt; w++ {
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(parts); i = int(next.Add(1) - 1) {
+				work(w, parts[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// fixedParts splits [0, n) into min(n, maxParts) ranges whose sizes differ
+// by at most one; the split depends on n alone.
+func fixedParts(n int) [][2]int {
+	b := partBounds(n)
+	out := make([][2]int, len(b)-1)
+	for i := range out {
+		out[i] = [2]int{b[i], b[i+1]}
+	}
+	return out
 }
 
 func (*batchedMatMul) DiffWRT(int) []bool { return []bool{true, true} }

@@ -206,3 +206,49 @@ func TestPermuteAndReshape(t *testing.T) {
 		t.Error("reshape [2 3] to [4 2] accepted")
 	}
 }
+
+// Batched products split their work in parts fixed by the sizes alone, so
+// their bits do not depend on the number of goroutines.
+func TestBatchedMatMulSameBitsAnyThreads(t *testing.T) {
+	defer func() { threads.Store(0) }()
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, d := range []MatDims{{Batch: 40, M: 33, K: 30, N: 20}, {Batch: 1, M: 1030, K: 40, N: 37}} {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				a := make([]float64, d.Batch*d.M*d.K)
+				b := make([]float64, d.Batch*d.K*d.N)
+				for i := range a {
+					a[i] = rng.NormFloat64()
+				}
+				for i := range b {
+					b[i] = rng.NormFloat64()
+				}
+				var ref []float64
+				for _, n := range []int{1, 2, 3, 8} {
+					if err := SetThreads(n); err != nil {
+						t.Fatal(err)
+					}
+					op := &batchedMatMul{transA: tA, transB: tB, dims: d, out: []int{d.Batch, d.M, d.N}}
+					c := make([]float64, d.Batch*d.M*d.N)
+					op.run(a, b, c)
+					if ref == nil {
+						ref = c
+						// Spot-check one product against the plain loop.
+						want := refMatMul(a[:d.M*d.K], b[:d.K*d.N], d.M, d.K, d.N, tA, tB)
+						for j, w := range want {
+							if math.Abs(c[j]-w) > 1e-12*math.Max(1, math.Abs(w)) {
+								t.Fatalf("%+v tA=%v tB=%v: c[%d] = %v, want %v", d, tA, tB, j, c[j], w)
+							}
+						}
+						continue
+					}
+					for j := range c {
+						if math.Float64bits(c[j]) != math.Float64bits(ref[j]) {
+							t.Fatalf("%+v tA=%v tB=%v: %d threads differ from 1 at %d", d, tA, tB, n, j)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -44,17 +44,53 @@ func DefaultInit() Init { return layers.DefaultInit() }
 // Generate draws the training and test sets of c (datasets.MixtureConfig.Generate).
 func Generate(c MixtureConfig) (train, test *Dataset, err error) { return c.Generate() }
 
-// NewParams is layers.NewParams.
-func NewParams(c Config, in Init) (*Params, error) { return layers.NewParams(c, in) }
+// model is the model of c (layers.New): notebooks name models by their
+// Config.
+func model(c Config) (layers.Model, error) { return layers.New(c) }
 
-// NewModel is graph.NewModel.
-func NewModel(c Config, p *Params, data *Dataset) (*Model, error) { return graph.NewModel(c, p, data) }
+// NumTrainable is the number of trainable parameters of the model of c
+// (layers.NumTrainable), 0 for a config no model is made from.
+func NumTrainable(c Config) int {
+	m, err := model(c)
+	if err != nil {
+		return 0
+	}
+	return layers.NumTrainable(m)
+}
 
-// NewEvaluator is graph.NewEvaluator.
-func NewEvaluator(c Config, data *Dataset) (*Evaluator, error) { return graph.NewEvaluator(c, data) }
+// NewParams is layers.NewParams for the model of c.
+func NewParams(c Config, in Init) (*Params, error) {
+	m, err := model(c)
+	if err != nil {
+		return nil, err
+	}
+	return layers.NewParams(m, in)
+}
+
+// NewModel is graph.NewModel for the model of c.
+func NewModel(c Config, p *Params, data *Dataset) (*Model, error) {
+	m, err := model(c)
+	if err != nil {
+		return nil, err
+	}
+	return graph.NewModel(m, p, data)
+}
+
+// NewEvaluator is graph.NewEvaluator for the model of c.
+func NewEvaluator(c Config, data *Dataset) (*Evaluator, error) {
+	m, err := model(c)
+	if err != nil {
+		return nil, err
+	}
+	return graph.NewEvaluator(m, data)
+}
 
 // TheoryStepSize is theory.TheoryStepSize: eta = 1/L over the ball that K
 // steps of GD from p0 stay in.
 func TheoryStepSize(c Config, p0 *Params, data *Dataset, steps int) (StepSize, error) {
-	return theory.TheoryStepSize(c, p0, data, steps)
+	m, err := model(c)
+	if err != nil {
+		return StepSize{}, err
+	}
+	return theory.TheoryStepSize(m, p0, data, steps)
 }

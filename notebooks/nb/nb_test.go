@@ -137,3 +137,13 @@ func equal(a, b []float64) bool {
 	}
 	return true
 }
+
+func TestNumTrainable(t *testing.T) {
+	c := Config{Heads: 2, Tokens: 4, Dim: 6}
+	if got := NumTrainable(c); got != 2*4*6+2*6*6 {
+		t.Errorf("NumTrainable = %d, want U and W: %d", got, 2*4*6+2*6*6)
+	}
+	if got := NumTrainable(Config{}); got != 0 {
+		t.Errorf("NumTrainable of an invalid config = %d, want 0", got)
+	}
+}

@@ -28,17 +28,21 @@ func table(header string, lines []string) string {
 
 func g4(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 
-// SweepTheoryTable lists, per point of a head sweep, the theory behind its
-// bound: the NTK margin gamma at theta_0, the realizability certificate
-// theta* = theta_0 + lambda v (lambda = ||theta* - theta_0||, F(theta*)
-// measured, whether it reached the target eps), kappa, whether the
-// bound's condition kappa (2 lambda)^2 <= 1 holds, and the training and
-// test bounds at K.
+// SweepTheoryTable lists, per point of a head sweep (by its label), the
+// theory behind its bound: the NTK margin gamma at theta_0, the
+// realizability certificate theta* = theta_0 + lambda v (lambda =
+// ||theta* - theta_0||, F(theta*) measured, whether it reached the target
+// eps), kappa, whether the bound's condition kappa (2 lambda)^2 <= 1
+// holds, and the training and test bounds at K.
 func SweepTheoryTable(res *SweepResult) string {
+	pts, err := SweepPoints(res)
+	if err != nil {
+		return err.Error()
+	}
 	var lines []string
-	for _, p := range res.Points {
+	for i, p := range pts {
 		th := p.Theory
-		l := fmt.Sprintf("%d\t%s\t%s\t", p.Heads, g4(float64(th.NTK.Gamma)), g4(float64(th.WeakConvexity)))
+		l := fmt.Sprintf("%s\t%d\t%s\t%s\t", res.Records[i].Label, p.Heads, g4(float64(th.NTK.Gamma)), g4(float64(th.WeakConvexity)))
 		if c := th.Certificate; c != nil {
 			l += fmt.Sprintf("%s\t%s\t%v\t", g4(float64(c.Distance)), g4(float64(c.Loss)), c.Attained)
 		} else {
@@ -51,7 +55,7 @@ func SweepTheoryTable(res *SweepResult) string {
 		}
 		lines = append(lines, l+g4(float64(p.TrainLoss))+"\t"+g4(float64(p.TestLoss))+"\t")
 	}
-	return table("H\tgamma\tkappa\t||theta*-theta_0||\tF(theta*)\treached eps\tvalid\ttrain bound\ttest bound\ttrain loss\ttest loss\t", lines)
+	return table("point\tH\tgamma\tkappa\t||theta*-theta_0||\tF(theta*)\treached eps\tvalid\ttrain bound\ttest bound\ttrain loss\ttest loss\t", lines)
 }
 
 // MarginTable lists margin rows: H, initialization, gamma over the trained

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/mhattn/mha/experiments"
+	"github.com/mhattn/mha/experiments/runner"
 	"github.com/mhattn/mha/graph"
 	"github.com/mhattn/mha/layers"
 	"github.com/mhattn/mha/theory"
@@ -33,7 +33,11 @@ func ConstantsOverBall(c Config, p *Params, r, radius float64) Constants {
 // NTKMargin is the NTK margin gamma of data at p over the blocks c trains
 // (theory.NewNTK and NTK.Margin).
 func NTKMargin(c Config, p *Params, data *Dataset) (Margin, error) {
-	k, err := theory.NewNTK(c, p, data)
+	md, err := model(c)
+	if err != nil {
+		return Margin{}, err
+	}
+	k, err := theory.NewNTK(md, p, data)
 	if err != nil {
 		return Margin{}, err
 	}
@@ -47,7 +51,11 @@ func IdealMargin(c Config, data *Dataset) (Margin, error) { return theory.IdealM
 // FirstStep is graph.FirstStep: the parameters after one GD step of size
 // eta from p over the blocks c trains.
 func FirstStep(c Config, p *Params, data *Dataset, eta float64) (*Params, error) {
-	return graph.FirstStep(c, p, data, eta)
+	md, err := model(c)
+	if err != nil {
+		return nil, err
+	}
+	return graph.FirstStep(md, p, data, eta)
 }
 
 // Curvature is theory.Curvature: lambda_min and lambda_max of Hess F at the
@@ -64,14 +72,14 @@ func InitParams(c Config, in Init, scheme string, data *Dataset, eta float64) (*
 	switch scheme {
 	case InitRandom, InitZeroW:
 		in.Scheme = scheme
-		return layers.NewParams(c, in)
+		return NewParams(c, in)
 	case InitFirstStep:
 		in.Scheme = InitZeroW
-		p, err := layers.NewParams(c, in)
+		p, err := NewParams(c, in)
 		if err != nil {
 			return nil, err
 		}
-		return graph.FirstStep(c, p, data, eta)
+		return FirstStep(c, p, data, eta)
 	}
 	return nil, fmt.Errorf("nb: init scheme %q: must be %q, %q or %q", scheme, InitRandom, InitZeroW, InitFirstStep)
 }
@@ -181,7 +189,11 @@ func MeasureBounds(c Config, p *Params, data *Dataset, iters int, seed uint64) (
 	k := theory.ConstantsOverBall(c, p, r, 0)
 	row := BoundRow{Heads: c.Heads, R: r, Lipschitz: k.Lipschitz, Smoothness: k.Smoothness, Kappa: k.WeakConvexity}
 
-	sg, err := graph.NewSampleGradients(c, min(data.N, graph.DefaultChunk))
+	md, err := model(c)
+	if err != nil {
+		return row, err
+	}
+	sg, err := graph.NewSampleGradients(md)
 	if err != nil {
 		return row, err
 	}
@@ -189,7 +201,7 @@ func MeasureBounds(c Config, p *Params, data *Dataset, iters int, seed uint64) (
 	if err != nil {
 		return row, err
 	}
-	width := c.NumTrainable()
+	width := layers.NumTrainable(md)
 	for i := 0; i < data.N; i++ {
 		var sq float64
 		for _, g := range grads[i*width : (i+1)*width] {
@@ -198,7 +210,7 @@ func MeasureBounds(c Config, p *Params, data *Dataset, iters int, seed uint64) (
 		row.GradMax = math.Max(row.GradMax, math.Sqrt(sq))
 	}
 
-	m, err := graph.NewModel(c, p, data)
+	m, err := graph.NewModel(md, p, data)
 	if err != nil {
 		return row, err
 	}
@@ -227,6 +239,6 @@ func WeakConvexitySlope(rows []BoundRow) float64 {
 			ratios = append(ratios, -r.Ratio())
 		}
 	}
-	slope, _ := experiments.FitLogLog(heads, ratios)
+	slope, _ := runner.FitLogLog(heads, ratios)
 	return slope
 }

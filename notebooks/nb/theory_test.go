@@ -47,9 +47,9 @@ func TestMargins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range want.W {
-		if first.W[i] != want.W[i] {
-			t.Fatalf("first-step W[%d] = %v, want %v", i, first.W[i], want.W[i])
+	for i, w := range want.Get("W") {
+		if first.Get("W")[i] != w {
+			t.Fatalf("first-step W[%d] = %v, want %v", i, first.Get("W")[i], w)
 		}
 	}
 	m, err := NTKMargin(cc, first, train)
@@ -110,15 +110,20 @@ func TestMeasureBounds(t *testing.T) {
 func TestHeadSweep(t *testing.T) {
 	cfg := DefaultSweep()
 	cfg.Data.Dim, cfg.Data.Tokens, cfg.Data.Train, cfg.Data.Test = 6, 4, 16, 16
-	cfg.Heads = []int{1, 2}
+	cfg.SweepHeads(1, 2)
 	cfg.Steps = 5
 	cfg.Out = t.TempDir()
 	res, err := HeadSweep(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Points) != 2 || res.Points[1].Heads != 2 {
-		t.Fatalf("points %+v", res.Points)
+	pts, err := SweepPoints(res)
+	if err != nil || len(pts) != 2 || pts[1].Heads != 2 || res.Records[1].Label != "heads2" {
+		t.Fatalf("points %+v, %v", pts, err)
+	}
+	loaded, err := LoadSweep(cfg.Out)
+	if err != nil || len(loaded.Records) != 2 || len(loaded.Records[1].Rows) != len(res.Records[1].Rows) {
+		t.Fatalf("LoadSweep: %v", err)
 	}
 	tab, err := SweepTable(res)
 	if err != nil || !strings.Contains(tab, cfg.Out) {

@@ -1,0 +1,258 @@
+package gdpoint
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/mhattn/mha/datasets"
+	"github.com/mhattn/mha/experiments/runner"
+	"github.com/mhattn/mha/graph"
+	"github.com/mhattn/mha/layers"
+)
+
+// Config is the config of a GD point, shared by the experiments that
+// train the model: the runner's settings, the data, the model, the
+// initialization, the number of heads and GD's settings. An experiment
+// embeds it in its own config to add settings; every field can be set
+// and swept by its dotted JSON key (heads, data.zeta, init.seed, ...).
+type Config struct {
+	runner.Settings
+	// Data is the tokenized mixture (datasets.MixtureConfig; defaults
+	// there: d = 16, T = 8, n = 256, zeta = 0.25, S = Z = 1, M = 4,
+	// sigma = 0.1, seed 1) except test: 512 here (>= 1), which halves the
+	// cost of the test evaluations of the largest models.
+	Data datasets.MixtureConfig `json:"data"`
+	// Model fixes the architecture but the number of heads.
+	Model ModelConfig `json:"model"`
+	// Init is the initialization (layers.Init): scheme "random" (default)
+	// or "zero-W", u_norm and w_norm (default 1, finite and >= 0) and
+	// seed (default 1). Every head count uses the same seed, so the first
+	// h heads of a larger model are the heads of the model with h heads.
+	Init layers.Init `json:"init"`
+	// Heads is the number of heads H. Default 1; in [1, 4096]. Sweep it
+	// (-heads 1,2,4 or -sweep heads=1,2,4) for several.
+	Heads int `json:"heads"`
+	// Steps is the number K of GD steps. Default 2000; in [1, 100000000].
+	Steps int `json:"steps"`
+	// LogEvery is the interval in steps between metric rows; the last
+	// step is always logged. 0 selects max(1, Steps/50). In [0, Steps].
+	LogEvery int `json:"log_every"`
+	// Eta is a fixed GD step size; 0 (default) derives it from the theory
+	// (theory.StepSizeFor). 0 or finite > 0.
+	Eta float64 `json:"eta"`
+	// MaxLoss is the divergence threshold: GD stops as "diverged" when
+	// the training loss is NaN, infinite or above it. 0 (default) selects
+	// graph.DefaultMaxLoss = 1000. 0 or finite > 0.
+	MaxLoss float64 `json:"max_loss"`
+	// CertEps is the target loss eps of the realizability certificate
+	// (theory.Realize). Default 0.05; in (0, 1).
+	CertEps float64 `json:"cert_eps"`
+}
+
+// ModelConfig is the architecture (layers.Config) without heads, tokens
+// and dim, which come from the config's heads and data.
+type ModelConfig struct {
+	// Kind is the model kind (layers.Kinds): "paper" (default), "kq",
+	// "relu", "value", or one a program registered.
+	Kind string `json:"kind"`
+	// Query is "all-token" (default) or "first-token".
+	Query string `json:"query"`
+	// Scale is "inv-sqrt" for scale(H) = 1/sqrt(H) (default) or "inv" for 1/H.
+	Scale string `json:"scale"`
+	// Train names the trainable blocks: "UW" (default), "U" or "W".
+	Train string `json:"train"`
+	// Engine is "auto" (default), "composed" or "fused" (layers.Config).
+	Engine string `json:"engine"`
+	// Rank is r of the "kq" model; 0 selects d. In [0, d].
+	Rank int `json:"rank"`
+}
+
+// Defaults not in the packages Config draws on.
+const (
+	DefaultSteps       = 2000
+	DefaultCertEps     = 0.05
+	DefaultTestSamples = 512
+	// Rows per point aimed at when LogEvery is 0.
+	defaultRows = 50
+	MaxHeads    = 4096
+)
+
+// DefaultHeads are the head counts of the default head sweep.
+var DefaultHeads = []int{1, 2, 4, 8, 16, 32, 64}
+
+// DefaultConfig is one point: H = 1, K = 2000 with the theory step size,
+// results in out.
+func DefaultConfig(out string) Config {
+	data := datasets.DefaultMixture()
+	data.Test = DefaultTestSamples
+	return Config{
+		Settings: runner.DefaultSettings(out),
+		Data:     data,
+		Model:    ModelConfig{Kind: "paper", Query: layers.AllToken, Scale: layers.InvSqrtHeads, Train: layers.TrainUW, Engine: layers.EngineAuto},
+		Init:     layers.DefaultInit(),
+		Heads:    1,
+		Steps:    DefaultSteps,
+		CertEps:  DefaultCertEps,
+	}
+}
+
+// HeadsAxis is the sweep axis of the head counts hs.
+func HeadsAxis(hs ...int) runner.Axis {
+	a := runner.Axis{Key: "heads"}
+	for _, h := range hs {
+		a.Values = append(a.Values, json.RawMessage(strconv.Itoa(h)))
+	}
+	return a
+}
+
+// SweepHeads sweeps the head counts hs (replacing a heads axis, or adding
+// one at the end).
+func (c *Config) SweepHeads(hs ...int) { c.SweepAxis(HeadsAxis(hs...)) }
+
+// SweepAxis sets an axis of the sweep: it replaces the axis of its key or
+// is added at the end.
+func (c *Config) SweepAxis(a runner.Axis) {
+	for i, x := range c.Sweep {
+		if x.Key == a.Key {
+			c.Sweep[i] = a
+			return
+		}
+	}
+	c.Sweep = append(c.Sweep, a)
+}
+
+// Validate reports every field out of range, each as a *runner.FieldError
+// naming the field, its value and the allowed range.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field string, value any, want string) {
+		errs = append(errs, &runner.FieldError{Field: field, Value: value, Want: want})
+	}
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	if err := c.Data.Validate(); err != nil {
+		// MixtureConfig names fields by their JSON names: prefix the path.
+		for _, e := range runner.Unjoin(err) {
+			errs = append(errs, errors.New("data."+strings.TrimPrefix(e.Error(), "mixture config: ")))
+		}
+	}
+	switch c.Model.Query {
+	case layers.AllToken, layers.FirstToken:
+	default:
+		bad("model.query", c.Model.Query, fmt.Sprintf("%q or %q", layers.AllToken, layers.FirstToken))
+	}
+	switch c.Model.Scale {
+	case layers.InvSqrtHeads, layers.InvHeads:
+	default:
+		bad("model.scale", c.Model.Scale, fmt.Sprintf("%q (1/sqrt(H)) or %q (1/H)", layers.InvSqrtHeads, layers.InvHeads))
+	}
+	switch c.Model.Train {
+	case layers.TrainUW, layers.TrainU, layers.TrainW:
+	default:
+		bad("model.train", c.Model.Train, fmt.Sprintf("%q, %q or %q", layers.TrainUW, layers.TrainU, layers.TrainW))
+	}
+	lc := c.Layer()
+	lc.Heads = max(lc.Heads, 1)
+	if err := lc.Validate(); err != nil {
+		// layers names kind, engine and rank by their JSON names (the
+		// fields checked above are valid or reported already).
+		for _, e := range runner.Unjoin(err) {
+			for _, k := range []string{"kind", "engine", "rank"} {
+				if strings.HasPrefix(e.Error(), k+" =") {
+					errs = append(errs, errors.New("model."+e.Error()))
+				}
+			}
+		}
+	} else if _, err := layers.New(lc); err != nil {
+		errs = append(errs, fmt.Errorf("model: %v", err))
+	}
+	switch c.Init.Scheme {
+	case layers.InitRandom, layers.InitZeroW:
+	default:
+		bad("init.scheme", c.Init.Scheme, fmt.Sprintf("%q or %q", layers.InitRandom, layers.InitZeroW))
+	}
+	if !(c.Init.UNorm >= 0 && finite(c.Init.UNorm)) {
+		bad("init.u_norm", c.Init.UNorm, "a finite value >= 0")
+	}
+	if !(c.Init.WNorm >= 0 && finite(c.Init.WNorm)) {
+		bad("init.w_norm", c.Init.WNorm, "a finite value >= 0")
+	}
+	if c.Heads < 1 || c.Heads > MaxHeads {
+		bad("heads", c.Heads, fmt.Sprintf("an integer in [1, %d]", MaxHeads))
+	}
+	if c.Steps < 1 || c.Steps > runner.MaxSteps {
+		bad("steps", c.Steps, fmt.Sprintf("an integer in [1, %d]", runner.MaxSteps))
+	}
+	if c.LogEvery < 0 || (c.Steps >= 1 && c.LogEvery > c.Steps) {
+		bad("log_every", c.LogEvery, fmt.Sprintf("an integer in [0, steps = %d] (0: about %d rows)", c.Steps, defaultRows))
+	}
+	if !(c.Eta >= 0 && finite(c.Eta)) {
+		bad("eta", c.Eta, "0 (theory step size) or a finite value > 0")
+	} else if c.Eta == 0 && !c.IsPaper() {
+		bad("eta", c.Eta, fmt.Sprintf("a finite value > 0: the theory step size is not defined for model kind %q", c.Model.Kind))
+	}
+	if !(c.MaxLoss >= 0 && finite(c.MaxLoss)) {
+		bad("max_loss", c.MaxLoss, fmt.Sprintf("0 (selects %g) or a finite value > 0", float64(graph.DefaultMaxLoss)))
+	}
+	if !(c.CertEps > 0 && c.CertEps < 1) {
+		bad("cert_eps", c.CertEps, "a value in (0, 1)")
+	}
+	return errors.Join(errs...)
+}
+
+// Resolve replaces log_every 0 and max_loss 0 by what they select.
+func (c *Config) Resolve() {
+	if c.LogEvery == 0 {
+		c.LogEvery = max(1, c.Steps/defaultRows)
+	}
+	if c.MaxLoss == 0 {
+		c.MaxLoss = graph.DefaultMaxLoss
+	}
+}
+
+// Layer is the architecture of the point.
+func (c *Config) Layer() layers.Config {
+	return layers.Config{Heads: c.Heads, Tokens: c.Data.Tokens, Dim: c.Data.Dim,
+		Query: c.Model.Query, Scale: c.Model.Scale, Train: c.Model.Train, Kind: c.Model.Kind, Engine: c.Model.Engine, Rank: c.Model.Rank}
+}
+
+// IsPaper reports whether the model is the paper's, the one the theory's
+// constants, step size, certificate and bounds are derived for.
+func (c *Config) IsPaper() bool { return c.Layer().KindName() == "paper" }
+
+// NewModel is the model of the point (layers.New).
+func (c *Config) NewModel() (layers.Model, error) { return layers.New(c.Layer()) }
+
+// Flags are the command-line shorthands of a GD point's config.
+var Flags = []runner.Flag{
+	{Name: "heads", Key: "heads", Usage: "comma-separated head counts H", Sweep: true},
+	{Name: "steps", Key: "steps", Usage: "GD steps K per point"},
+	{Name: "eta", Key: "eta", Usage: "fixed step size; 0 uses the theory step size per point"},
+	{Name: "log-every", Key: "log_every", Usage: "steps between metric rows; 0 gives about 50 rows"},
+}
+
+// GD is the Config of a point of any experiment built on it: an
+// experiment's config embeds Config, so its pointer has this method.
+func (c *Config) GD() *Config { return c }
+
+// Of returns the GD part of a point's config.
+func Of(c runner.Config) *Config {
+	g, ok := c.(interface{ GD() *Config })
+	if !ok {
+		panic(fmt.Sprintf("gdpoint: %T does not embed gdpoint.Config", c))
+	}
+	return g.GD()
+}
+
+// Steps is the number of GD steps of a point (runner.Experiment.Units).
+func Steps(c runner.Config) int { return Of(c).Steps }
+
+// Cost is a point's relative cost: a GD step costs about linearly in H
+// and in n + n_test / log_every (runner.Experiment.Cost).
+func Cost(c runner.Config) float64 {
+	g := Of(c)
+	return float64(g.Heads) * float64(g.Data.Train+g.Data.Test/max(g.LogEvery, 1)) / 256
+}

@@ -1,0 +1,117 @@
+package gdpoint
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mhattn/mha/datasets"
+	"github.com/mhattn/mha/experiments/runner"
+	"github.com/mhattn/mha/graph"
+	"github.com/mhattn/mha/layers"
+)
+
+// Path is one GD run of a point that logs rows at some steps and is
+// checkpointed every checkpoint_every steps and on interruption, and
+// resumed from its checkpoint.
+type Path struct {
+	Work    *runner.Work
+	Model   layers.Model
+	P0      *layers.Params
+	Train   *datasets.Dataset
+	Eta     float64
+	Steps   int
+	MaxLoss float64
+	// LogAt says whether step k is logged; At returns its rows. At may
+	// use the model (e.g. Hessian-vector products) but must leave its
+	// parameters as they were.
+	LogAt func(k int) bool
+	At    func(k int, m *graph.Model, p graph.Progress) ([]string, error)
+}
+
+// PathOf is a Path from a Start with the point's steps and max_loss.
+func PathOf(w *runner.Work, s *Start) Path {
+	return Path{Work: w, Model: s.Model, P0: s.P0, Train: s.Train, Eta: s.Eta, Steps: s.Config.Steps, MaxLoss: s.Config.MaxLoss}
+}
+
+// End is how a Path ended.
+type End struct {
+	Status       string // ok, diverged or interrupted
+	Step         int    // last step reached
+	DivergedStep *int
+	Divergence   string
+	Rows         []string
+	Model        *graph.Model
+	Last         graph.Progress
+	WallSeconds  float64 // time spent on the point, over every run that resumed it
+}
+
+// errStop stops GD after a checkpoint on interruption.
+var errStop = errors.New("interrupted")
+
+// Run runs the path from its checkpoint (or theta_0) to the end, to
+// divergence or until ctx is cancelled (then it checkpoints and returns
+// status interrupted).
+func (g Path) Run(ctx context.Context) (End, error) {
+	w := g.Work
+	every := w.Config.RunSettings().CheckpointEvery
+	first, params, wall0 := 0, g.P0, 0.0
+	var rows []string
+	cp, ok, err := LoadCheckpoint(w, g.Model, g.Steps)
+	if err != nil {
+		return End{}, err
+	}
+	if ok {
+		first, params, rows, wall0 = cp.Step, cp.Params, cp.Rows, cp.WallSeconds
+		w.Log.WithField("step", first).Info("resuming from checkpoint")
+	}
+	m, err := graph.NewModel(g.Model, params, g.Train)
+	if err != nil {
+		return End{}, err
+	}
+	wall := func() float64 { return wall0 + w.Elapsed().Seconds() }
+	save := func(k int) error {
+		return SaveCheckpoint(w, Checkpoint{Step: k, Params: m.Params(), Rows: rows, WallSeconds: wall()})
+	}
+	gd := graph.GD{StepSize: g.Eta, Steps: g.Steps, MaxLoss: g.MaxLoss}
+	rec := graph.RecorderFunc(func(p graph.Progress) error {
+		k := p.Step
+		if k < g.Steps && ctx.Err() != nil {
+			if err := save(k); err != nil {
+				return err
+			}
+			return errStop
+		}
+		if k > first && k < g.Steps && k%every == 0 {
+			if err := save(k); err != nil {
+				return err
+			}
+		}
+		if g.LogAt(k) || k == g.Steps {
+			rs, err := g.At(k, m, p)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, rs...)
+		}
+		w.Step(k)
+		return nil
+	})
+	last, err := gd.RunFrom(m, first, rec)
+	end := End{Step: last.Step, Model: m, Last: last}
+	var div *graph.DivergedError
+	switch {
+	case errors.Is(err, errStop):
+		end.Status = runner.StatusInterrupted
+		w.Log.WithField("step", last.Step).Warn("interrupted: checkpoint written")
+	case errors.As(err, &div):
+		s := div.Step
+		end.Status, end.Step, end.DivergedStep, end.Divergence = runner.StatusDiverged, s, &s, div.Error()
+		w.Log.WithField("step", s).Warn(div.Error())
+	case err != nil:
+		return End{}, err
+	default:
+		end.Status = runner.StatusOK
+	}
+	end.Rows, end.WallSeconds = rows, wall()
+	return end, nil
+}

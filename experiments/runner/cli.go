@@ -1,0 +1,337 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mhattn/mha/internal/kernel"
+	"github.com/sirupsen/logrus"
+)
+
+// Exit statuses of the experiment programs.
+const (
+	ExitOK          = 0   // every point finished
+	ExitFailure     = 1   // an unexpected error (I/O, a bug); see the log
+	ExitInput       = 2   // bad config, flag or output directory; nothing was written
+	ExitDiverged    = 3   // some points diverged, the others finished
+	ExitInterrupted = 130 // SIGINT or SIGTERM: stopped after a checkpoint; rerun to resume
+)
+
+// CLI holds the command-line settings that are not part of the config.
+type CLI struct {
+	ConfigFile     string
+	JSONLog        bool
+	Force          bool
+	Quiet          bool
+	PrintConfig    bool
+	AllowLargeGrid bool
+	Shard          Shard // -shard i/N; zero: every point
+	Merge          bool
+	Slurm          Slurm // -slurm N and -slurm-*; Shards 0: no SLURM scripts
+	Submit         bool
+}
+
+// ParseArgs reads the flags of an experiment program: the experiment's
+// defaults, then -config FILE, then every -set, -sweep and shorthand flag
+// (-out, -workers, -checkpoint-every and the experiment's Flags). It
+// checks the grid as a run would. Errors name the flag or key, the value
+// and what is allowed.
+func ParseArgs(e Experiment, args []string, stderr io.Writer) (Config, CLI, error) {
+	var cli CLI
+	name := e.Name
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := e.Defaults()
+	// -set, -sweep and the shorthands, in command-line order.
+	var o Overrides
+	addSet := func(v string) error {
+		st, err := ParseSet(v)
+		o.Sets = append(o.Sets, st)
+		return err
+	}
+	addSweep := func(v string) error {
+		a, err := ParseSweep(v)
+		o.Sweeps = append(o.Sweeps, a)
+		return err
+	}
+	fs.StringVar(&cli.ConfigFile, "config", "", "JSON config `file` (snake_case keys, a \"sweep\" object; see -print-config); flags override it")
+	fs.Func("set", "set one config value: `key=value` with a dotted key, e.g. -set data.zeta=0.125 (repeatable)", addSet)
+	fs.Func("sweep", "sweep a config key: `key=v1,v2,...`, e.g. -sweep data.seed=1,2,3 (repeatable; the grid is the product of the axes, the first outermost)", addSweep)
+	fs.BoolVar(&cli.AllowLargeGrid, "allow-large-grid", false, fmt.Sprintf("allow a grid of more than %d points", MaxPoints))
+	for _, f := range append([]Flag{
+		{Name: "out", Key: "out", Usage: "result `directory`"},
+		{Name: "workers", Key: "workers", Usage: "points run in parallel; 0 uses the number of CPUs"},
+		{Name: "checkpoint-every", Key: "checkpoint_every", Usage: "steps between checkpoints"},
+	}, e.Flags...) {
+		if f.Sweep {
+			fs.Func(f.Name, f.Usage+" (-sweep "+f.Key+"=V1,V2)", func(v string) error { return addSweep(f.Key + "=" + v) })
+		} else {
+			fs.Func(f.Name, f.Usage+" (-set "+f.Key+"=V)", func(v string) error {
+				o.Sets = append(o.Sets, Set{Key: f.Key, Value: jsonValue(strings.TrimSpace(v))})
+				return nil
+			})
+		}
+	}
+	fs.BoolVar(&cli.JSONLog, "json-log", false, "log JSON lines instead of text")
+	fs.BoolVar(&cli.Force, "force", false, "delete the run in the output directory first (or write into a directory that is not a run)")
+	fs.BoolVar(&cli.Quiet, "quiet", false, "no progress bar or progress log lines; log only warnings and errors")
+	fs.BoolVar(&cli.PrintConfig, "print-config", false, "print the resolved config as JSON and exit")
+	shard := fs.String("shard", "", "run only shard `i/N` of the points (point k when k mod N = i) into -out; -merge assembles the shards")
+	fs.BoolVar(&cli.Merge, "merge", false, "run no point: check that every point in -out finished and write metrics.csv, summary.json and plots")
+	fs.IntVar(&cli.Slurm.Shards, "slurm", 0, "write SLURM scripts for a job array of `N` shards and a merge to <out>/slurm, and exit")
+	fs.IntVar(&cli.Slurm.CPUs, "slurm-cpus", 1, "with -slurm: CPUs per shard (--cpus-per-task), also its workers")
+	fs.StringVar(&cli.Slurm.Mem, "slurm-mem", "2G", "with -slurm: memory per job (--mem); empty: the cluster's default")
+	fs.StringVar(&cli.Slurm.Time, "slurm-time", "1:00:00", "with -slurm: time limit per job (--time); empty: the partition's")
+	fs.StringVar(&cli.Slurm.Partition, "slurm-partition", "", "with -slurm: partition (--partition); empty: the default one")
+	fs.BoolVar(&cli.Submit, "submit", false, "with -slurm: submit the scripts with sbatch (bash <out>/slurm/submit.sh)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s [flags]\n\n%s\n\nExit status: 0 ok, 1 failure, 2 bad input, 3 some points diverged, 130 interrupted (rerun to resume).\n\nFlags:\n", name, e.Doc)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, cli, err
+	}
+	if fs.NArg() > 0 {
+		return nil, cli, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if *shard != "" {
+		var err error
+		if cli.Shard, err = ParseShard(*shard); err != nil {
+			return nil, cli, err
+		}
+	}
+	switch {
+	case cli.Merge && *shard != "":
+		return nil, cli, errors.New("-merge and -shard: merge once every shard is done, without -shard")
+	case cli.Slurm.Shards != 0 && (cli.Merge || *shard != ""):
+		return nil, cli, errors.New("-slurm writes the scripts that run -shard and -merge; give it neither")
+	case cli.Submit && cli.Slurm.Shards == 0:
+		return nil, cli, errors.New("-submit submits the scripts of -slurm N; give -slurm")
+	case cli.Force && (cli.Merge || *shard != ""):
+		return nil, cli, errors.New("-force with -shard or -merge: shards must not delete each other's files; clear the directory with -force on a run without them (or on -slurm)")
+	}
+	cfg := d
+	if cli.ConfigFile != "" {
+		var err error
+		if cfg, err = LoadConfigFile(cli.ConfigFile, d); err != nil {
+			return nil, cli, fmt.Errorf("config: %w", err)
+		}
+	}
+	var fixed []string
+	if cli.ConfigFile == "" || sameAxes(cfg.RunSettings().Sweep, d.RunSettings().Sweep) {
+		fixed = d.RunSettings().Sweep.Keys()
+	}
+	cfg, err := Apply(cfg, fixed, o)
+	if err != nil {
+		return nil, cli, err
+	}
+	if _, err := Grid(name, cfg, cli.AllowLargeGrid, nil); err != nil {
+		return nil, cli, err
+	}
+	return cfg, cli, nil
+}
+
+func sameAxes(a, b Axes) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// Main is the whole of an experiment program: it parses args, sets up
+// logging, progress and signal handling, runs the experiment, prints its
+// table to stdout and returns the exit status.
+func Main(e Experiment, args []string, stdout, stderr io.Writer) int {
+	name := e.Name
+	cfg, cli, err := ParseArgs(e, args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err == nil {
+		_, err = kernel.Select() // MHA_KERNEL
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return ExitInput
+	}
+	if cli.PrintConfig {
+		b, _ := json.MarshalIndent(cfg, "", "  ")
+		fmt.Fprintln(stdout, string(b))
+		return ExitOK
+	}
+	log := logrus.New()
+	log.SetOutput(stderr)
+	if cli.JSONLog {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	} else {
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.TimeOnly})
+	}
+
+	// The first SIGINT or SIGTERM cancels the run, which then checkpoints
+	// and exits; after it the default handlers are back, so a second
+	// signal kills at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer func() {
+		signal.Stop(sigs)
+		close(sigs)
+	}()
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		log.WithField("signal", s.String()).Warn("stopping after a checkpoint (send the signal again to kill)")
+		cancel()
+	}()
+
+	if cli.Quiet {
+		log.SetLevel(logrus.WarnLevel)
+	}
+	if cli.Slurm.Shards != 0 {
+		return slurmMain(e, cfg, cli, log, stdout, stderr)
+	}
+	opt := Options{Context: ctx, Log: log, Force: cli.Force, Shard: cli.Shard, Merge: cli.Merge, AllowLargeGrid: cli.AllowLargeGrid}
+	var bar *progressBar
+	if !cli.Quiet {
+		bar = newProgressBar(stderr, isTerminal(stderr), log)
+		opt.Progress = bar.update
+		if bar.terminal {
+			log.SetOutput(bar) // log lines clear the bar first
+		}
+	}
+	res, err := Run(e, cfg, opt)
+	if bar != nil {
+		bar.finish()
+	}
+	if res != nil {
+		if terr := WriteTable(stdout, e, res); terr != nil {
+			log.WithError(terr).Warn("table")
+		}
+	}
+	var in *InputError
+	switch {
+	case errors.As(err, &in):
+		fmt.Fprintf(stderr, "%s: %v\n", name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return ExitInput
+	case errors.Is(err, ErrInterrupted):
+		log.Warn("interrupted: run the same command again to resume")
+		return ExitInterrupted
+	case err != nil:
+		log.Error(err)
+		return ExitFailure
+	case res.Diverged() > 0:
+		log.WithField("diverged", res.Diverged()).Warn("some points diverged; see summary.json")
+		return ExitDiverged
+	}
+	return ExitOK
+}
+
+// WriteTable prints the experiment's table of res (or label and status per
+// point) and where the results are.
+func WriteTable(w io.Writer, e Experiment, res *Result) error {
+	if e.Table != nil {
+		if err := e.Table(w, res); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range res.Records {
+			fmt.Fprintf(w, "%s\t%s\n", r.Label, r.Status)
+		}
+	}
+	if res.Shard.Count > 0 {
+		_, err := fmt.Fprintf(w, "shard %s: its points are in %s (points/, params/); -merge writes metrics.csv, summary.json and plots/ once every shard is done\n",
+			res.Shard, res.Dir)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "results in %s (config.json, metrics.csv, summary.json, data/, params/, points/, plots/)\n", res.Dir)
+	return err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar draws a one-line bar with ETA on a terminal, or logs a line
+// every progressLogInterval otherwise.
+type progressBar struct {
+	w        io.Writer
+	terminal bool
+	log      *logrus.Logger
+	mu       sync.Mutex
+	last     time.Time
+	drawn    bool
+}
+
+const (
+	progressLogInterval = 10 * time.Second
+	progressDrawEvery   = 200 * time.Millisecond
+)
+
+func newProgressBar(w io.Writer, terminal bool, log *logrus.Logger) *progressBar {
+	return &progressBar{w: w, terminal: terminal, log: log, last: time.Now()}
+}
+
+func (b *progressBar) update(p Progress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	every := progressLogInterval
+	if b.terminal {
+		every = progressDrawEvery
+	}
+	if time.Since(b.last) < every {
+		return
+	}
+	b.last = time.Now()
+	eta := "?"
+	if p.ETA > 0 {
+		eta = p.ETA.Round(time.Second).String()
+	}
+	if !b.terminal {
+		b.log.WithFields(logrus.Fields{"done": fmt.Sprintf("%.0f%%", 100*p.Fraction()), "points_done": fmt.Sprintf("%d/%d", p.PointsDone, p.Points),
+			"eta": eta, "elapsed": p.Elapsed.Round(time.Second).String()}).Info("progress")
+		return
+	}
+	const width = 30
+	n := int(width * p.Fraction())
+	fmt.Fprintf(b.w, "\r\033[K[%s%s] %3.0f%%  points %d/%d  %s %d/%d  elapsed %s  ETA %s",
+		strings.Repeat("=", n), strings.Repeat(" ", width-n), 100*p.Fraction(), p.PointsDone, p.Points,
+		p.Label, p.Step, p.Steps, p.Elapsed.Round(time.Second), eta)
+	b.drawn = true
+}
+
+// Write writes a log line, first clearing the bar.
+func (b *progressBar) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn {
+		io.WriteString(b.w, "\r\033[K")
+		b.drawn = false
+	}
+	return b.w.Write(p)
+}
+
+func (b *progressBar) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}
