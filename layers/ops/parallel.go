@@ -10,11 +10,12 @@ import (
 // threads is the goroutine count set by SetThreads; 0 follows GOMAXPROCS.
 var threads atomic.Int64
 
-// SetThreads sets how many goroutines one run of a fused Attention op (its
-// forward pass, or one of its two backward passes) may use. The default is
-// GOMAXPROCS. The result does not depend on it, bit for bit: see Attention.
-// A sweep running several models at once should give each
-// cores/workers threads.
+// SetThreads sets how many goroutines one run of an op that splits its
+// batch may use: a pass of the fused Attention (forward, or one of its two
+// backward passes) or a BatchedMatMul. The default is GOMAXPROCS. Results do
+// not depend on it, bit for bit: the parts are fixed by the sizes alone. A
+// sweep running several models at once should give each cores/workers
+// threads.
 func SetThreads(n int) error {
 	if n < 1 {
 		return fmt.Errorf("ops.SetThreads: threads = %d, want >= 1", n)
