@@ -613,6 +613,7 @@ func TestIdealMarginMatchesUFeaturesUnderIdealAttention(t *testing.T) {
 		t.Error("no mask accepted")
 	}
 }
+
 // arch makes the model of c; the configurations of these tests are valid.
 func arch(c layers.Config) layers.Model {
 	m, err := layers.New(c)
