@@ -95,7 +95,7 @@ func main() {
 	flag.IntVar(&o.seeds, "seeds", 5, "seeds (repetitions), >= 1")
 	flag.IntVar(&o.steps, "steps", 300, "GD steps K of the sweep")
 	flag.IntVar(&o.points, "points", 4, "curve points recorded after step 0 (evenly spaced)")
-	flag.StringVar(&o.rule, "rule", "fixed", "step rule: fixed (-eta) or curvature (-c / lambda_max(Hess F(theta_0)), Lanczos)")
+	flag.StringVar(&o.rule, "rule", "fixed", "step rule: fixed (-eta), curvature (-c / lambda_max(Hess F(theta_0)), Lanczos) or theory (theory.TheoryStepSize for K steps)")
 	flag.Float64Var(&o.eta, "eta", 1, "fixed step size eta")
 	flag.Float64Var(&o.c, "c", 1, "factor c of the curvature rule")
 	flag.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "points run in parallel")
@@ -133,8 +133,8 @@ func main() {
 	if err := mix.Validate(); err != nil {
 		fail("data", err)
 	}
-	if o.rule != "fixed" && o.rule != "curvature" {
-		fail("rule", fmt.Errorf("%q: must be fixed or curvature", o.rule))
+	if o.rule != "fixed" && o.rule != "curvature" && o.rule != "theory" {
+		fail("rule", fmt.Errorf("%q: must be fixed, curvature or theory", o.rule))
 	}
 
 	fmt.Printf("# bench/defaults: %s, GOMAXPROCS=%d, workers=%d\n", runtime.Version(), runtime.GOMAXPROCS(0), o.workers)
@@ -435,6 +435,13 @@ func sweepPoint(o options, h, s int) sweepResult {
 		return sweepResult{err: err}
 	}
 	eta := o.eta
+	if o.rule == "theory" {
+		ts, err := theory.TheoryStepSize(m, p, train, o.steps)
+		if err != nil {
+			return sweepResult{err: err}
+		}
+		eta = ts.Eta
+	}
 	if o.rule == "curvature" {
 		cs, err := theory.CurvatureStepSize(gm.NumTrainable(), func(v, dst []float64) error {
 			_, err := gm.HessVec(v, dst)
@@ -491,6 +498,9 @@ func headSweep(o options) {
 	rule := fmt.Sprintf("fixed eta = %g", o.eta)
 	if o.rule == "curvature" {
 		rule = fmt.Sprintf("curvature eta = %g / lambda_max(Hess F(theta_0)) (Lanczos, 20 iterations)", o.c)
+	}
+	if o.rule == "theory" {
+		rule = "theory step size (theory.TheoryStepSize for K steps)"
 	}
 	fmt.Printf("\n## Head sweep: %s, train %s, scale %s, init %s (u_norm %g, w_norm %g), K = %d, %s, %d seeds\n\n",
 		o.query, o.train, o.scale, o.initName, o.uNorm, o.wNorm, o.steps, rule, o.seeds)
