@@ -662,16 +662,16 @@ func margins(o options) {
 	}
 	res := make([]marginResult, len(keys))
 	times := make([]float64, len(keys))
-	parallel(o.workers, len(keys), func(j int) {
-		k := keys[j]
-		t0 := time.Now()
-		res[j] = marginPoint(o, o.inits[k.init], o.marginHeads[k.h], o.zetas[k.z], k.s)
-		times[j] = time.Since(t0).Seconds()
-	})
 	fmt.Println("| zeta | H | P | init | relevant mass | gamma | mean norm | gamma / mean norm | separable seeds | statuses | s per point |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	// One row at a time (its seeds in parallel), printed as it completes.
 	for j := 0; j < len(keys); j += o.seeds {
 		k := keys[j]
+		parallel(o.workers, o.seeds, func(s int) {
+			t0 := time.Now()
+			res[j+s] = marginPoint(o, o.inits[k.init], o.marginHeads[k.h], o.zetas[k.z], s)
+			times[j+s] = time.Since(t0).Seconds()
+		})
 		m, _ := layers.New(o.modelConfig(o.marginHeads[k.h], o.marginTrain))
 		var g, nrm, gn, rm, ts []float64
 		sep := 0
