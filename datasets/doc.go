@@ -15,6 +15,16 @@
 // why attention must learn to select them: the average token of a sequence
 // sees mu_y with weight only zeta.
 //
+// # Decoys
+//
+// MixtureConfig.Decoy = D > 0 adds a decoy signal D mu_s to every noise token,
+// with s uniform on {-1, +1} independently of y and of everything else. The
+// mean token then carries the label only through r relevant tokens against
+// T - r random decoy signs (a linear classifier on it errs often), while
+// relevant tokens still differ from noise tokens by their missing noise-centre
+// component, so attention that selects them separates the data. D = 0 (the
+// default) is the paper's model, byte for byte.
+//
 // # Layout
 //
 // A Dataset stores N sequences as flat float64 slices in C order, the layout

@@ -37,6 +37,16 @@ type MixtureConfig struct {
 	// Antipodal sets mu_- = -mu_+ instead of the orthogonal S e_2.
 	// Default false.
 	Antipodal bool `json:"antipodal"`
+	// Decoy is D, the weight of a decoy signal on every noise token: a noise
+	// token is nu_j + D mu_s + sigma g with its own label s uniform on
+	// {-1, +1}, drawn independently of the sequence's label y. Decoys put
+	// label-independent signal into the noise tokens, so the mean token of a
+	// sequence (what uniform attention sees) carries the label only through
+	// the r relevant tokens against the sum of T - r random decoy signs,
+	// while the relevant tokens still differ from the noise tokens by their
+	// missing noise-centre component. Default 0 (no decoys, the paper's
+	// model); >= 0, finite.
+	Decoy float64 `json:"decoy,omitempty"`
 	// Seed seeds every draw (see Sample). Default 1; any value.
 	Seed uint64 `json:"seed"`
 }
@@ -47,6 +57,9 @@ type MixtureConfig struct {
 const (
 	TrainStream uint64 = 1
 	TestStream  uint64 = 2
+	// DecoyStream is xored into a split's stream for the decoy labels, so
+	// decoys leave every other draw of the split unchanged.
+	DecoyStream uint64 = 0xdec0 << 32
 )
 
 // DefaultMixture returns the project's default tokenized mixture.
@@ -93,7 +106,7 @@ func (c MixtureConfig) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"signal", c.Signal}, {"noise", c.Noise}, {"sigma", c.Sigma}} {
+	}{{"signal", c.Signal}, {"noise", c.Noise}, {"sigma", c.Sigma}, {"decoy", c.Decoy}} {
 		if !(f.v >= 0 && f.v <= math.MaxFloat64) {
 			bad(f.name, f.v, "a finite value >= 0")
 		}
@@ -135,8 +148,10 @@ func (c MixtureConfig) Generate() (train, test *Dataset, err error) {
 // Draws happen sequence by sequence, in this order: the label, the relevant
 // positions (a partial Fisher-Yates shuffle of 0..T-1), then for each token
 // t = 0..T-1 the noise cluster j (noise tokens only) and d standard normals.
-// Hence the first m sequences of Sample(n, s) are Sample(m, s) for m <= n
-// (nested training sets), and S, Z, sigma and Antipodal change the values of
+// Decoy labels (noise tokens only, when Decoy > 0) come in token order from
+// a second generator, rand.NewPCG(c.Seed, stream^DecoyStream). Hence the
+// first m sequences of Sample(n, s) are Sample(m, s) for m <= n (nested
+// training sets), and S, Z, sigma, Antipodal and Decoy change the values of
 // X but not the labels, positions, clusters or Gaussian draws.
 func (c MixtureConfig) Sample(n int, stream uint64) (*Dataset, error) {
 	if err := c.Validate(); err != nil {
@@ -150,6 +165,7 @@ func (c MixtureConfig) Sample(n int, stream uint64) (*Dataset, error) {
 		return nil, fmt.Errorf("datasets: Sample: n*T*d = %d*%d*%d overflows", n, T, D)
 	}
 	rng := rand.New(rand.NewPCG(c.Seed, stream))
+	decoys := rand.New(rand.NewPCG(c.Seed, stream^DecoyStream))
 	r := c.Relevant()
 	ds := &Dataset{
 		N:    n,
@@ -183,9 +199,16 @@ func (c MixtureConfig) Sample(n int, stream uint64) (*Dataset, error) {
 		for t := range T {
 			row := ds.X[(i*T+t)*D : (i*T+t+1)*D]
 			axis, centre := 0, 0.0
+			decoyAxis, decoy := 0, 0.0
 			switch {
 			case !mask[t]:
 				axis, centre = 2+rng.IntN(c.Clusters), c.Noise
+				if c.Decoy > 0 {
+					decoyAxis, decoy = plusAxis, c.Decoy*c.Signal
+					if decoys.IntN(2) == 0 {
+						decoyAxis, decoy = minusAxis, minusSign*c.Decoy*c.Signal
+					}
+				}
 			case y > 0:
 				axis, centre = plusAxis, c.Signal
 			default:
@@ -195,6 +218,7 @@ func (c MixtureConfig) Sample(n int, stream uint64) (*Dataset, error) {
 				row[k] = c.Sigma * rng.NormFloat64()
 			}
 			row[axis] += centre
+			row[decoyAxis] += decoy
 		}
 	}
 	return ds, nil

@@ -69,6 +69,8 @@ func TestValidateNamesFields(t *testing.T) {
 		{"noise inf", func(c *MixtureConfig) { c.Noise = math.Inf(1) }, []string{"noise = +Inf"}},
 		{"sigma", func(c *MixtureConfig) { c.Sigma = math.NaN() }, []string{"sigma = NaN"}},
 		{"clusters", func(c *MixtureConfig) { c.Clusters = 0 }, []string{"clusters = 0, want >= 1"}},
+		{"decoy", func(c *MixtureConfig) { c.Decoy = -0.5 }, []string{"decoy = -0.5, want a finite value >= 0"}},
+		{"decoy nan", func(c *MixtureConfig) { c.Decoy = math.NaN() }, []string{"decoy = NaN"}},
 		{"all at once", func(c *MixtureConfig) { *c = MixtureConfig{Zeta: 2, Sigma: -1} }, []string{
 			"clusters = 0", "dim = 0", "tokens = 0", "train = 0", "test = 0", "zeta = 2", "sigma = -1"}},
 	}
@@ -250,6 +252,69 @@ func TestSigmaZeroIsExact(t *testing.T) {
 			}
 			if nonzero != 1 {
 				t.Fatalf("token (%d, %d) = %v, want exactly one nonzero coordinate", i, tk, x)
+			}
+		}
+	}
+}
+
+// TestDecoys checks the decoy noise model at sigma = 0, where every token is
+// exact: relevant tokens are mu_y, noise tokens nu_j + D mu_s with s
+// independent of y and balanced; labels, positions and clusters are those
+// of the same config without decoys.
+func TestDecoys(t *testing.T) {
+	for _, antipodal := range []bool{false, true} {
+		c := DefaultMixture()
+		c.Sigma, c.Antipodal, c.Signal, c.Noise = 0, antipodal, 2, 3
+		plain := mustSample(t, c, 400, 1)
+		c.Decoy = 0.5
+		d := mustSample(t, c, 400, 1)
+		if !slices.Equal(d.Y, plain.Y) || !slices.Equal(d.Mask, plain.Mask) {
+			t.Fatalf("antipodal=%v: decoys changed labels or positions", antipodal)
+		}
+		counts := map[[2]float64]int{} // (y, decoy label s) -> noise tokens
+		for i := range d.N {
+			for tk := range d.T {
+				x := d.X[(i*d.T+tk)*d.D:][:d.D]
+				p := plain.X[(i*d.T+tk)*d.D:][:d.D]
+				if d.Mask[i*d.T+tk] {
+					if !slices.Equal(x, p) {
+						t.Fatalf("antipodal=%v: relevant token (%d, %d) = %v, want %v", antipodal, i, tk, x, p)
+					}
+					continue
+				}
+				// Same noise centre as without decoys, plus D mu_s.
+				diff := make([]float64, d.D)
+				for k := range x {
+					diff[k] = x[k] - p[k]
+				}
+				want := make([]float64, d.D)
+				var s float64
+				switch {
+				case diff[0] > 0:
+					s, want[0] = 1, c.Decoy*c.Signal
+				case antipodal && diff[0] < 0:
+					s, want[0] = -1, -c.Decoy*c.Signal
+				case !antipodal && diff[1] > 0:
+					s, want[1] = -1, c.Decoy*c.Signal
+				}
+				if s == 0 || !slices.Equal(diff, want) {
+					t.Fatalf("antipodal=%v: noise token (%d, %d) = %v, plain %v: not nu_j + D mu_s", antipodal, i, tk, x, p)
+				}
+				counts[[2]float64{d.Y[i], s}]++
+			}
+		}
+		// The decoy label is independent of y: each (y, s) cell holds about
+		// a quarter of the noise tokens.
+		total := 0
+		for _, k := range counts {
+			total += k
+		}
+		for y := -1.0; y <= 1; y += 2 {
+			for s := -1.0; s <= 1; s += 2 {
+				got, want := float64(counts[[2]float64{y, s}]), float64(total)/4
+				if sd := math.Sqrt(want * 0.75); math.Abs(got-want) > 4*sd {
+					t.Errorf("antipodal=%v: %v noise tokens with y=%v, s=%v, want %.0f +- %.0f", antipodal, got, y, s, want, 4*sd)
+				}
 			}
 		}
 	}
