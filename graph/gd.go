@@ -117,7 +117,23 @@ func (gd GD) RunFrom(m *Model, first int, rec Recorder) (Progress, error) {
 		}
 		if k < gd.Steps {
 			m.descend(gd.StepSize)
+			if q := m.nonFinite(); q != "" {
+				return p, &DivergedError{Step: k + 1, Quantity: "parameters (" + q + ")", Value: math.Inf(1), MaxLoss: maxLoss}
+			}
 		}
 	}
 	return p, nil
+}
+
+// nonFinite names the first parameter with a NaN or infinite entry, or
+// returns "".
+func (m *Model) nonFinite() string {
+	for i, p := range m.prog.params {
+		for _, v := range p {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return m.prog.specs[i].Name
+			}
+		}
+	}
+	return ""
 }

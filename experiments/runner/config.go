@@ -44,6 +44,10 @@ type Settings struct {
 	// CheckpointEvery is the interval in steps between checkpoints of a
 	// running point. Default 50; in [1, 100000000].
 	CheckpointEvery int `json:"checkpoint_every"`
+	// MaxMemory caps the estimated peak memory of the points running at
+	// once: bytes, or a number with a unit (K, M, G, T: powers of 1024),
+	// e.g. "8G". Empty: the machine's available memory is the only cap.
+	MaxMemory string `json:"max_memory"`
 	// Sweep is the grid: the product of its axes, the first outermost.
 	// Empty: one point, the config itself.
 	Sweep Axes `json:"sweep"`
@@ -71,7 +75,7 @@ const (
 
 // runnerKeys are the Settings keys; they cannot be swept and are not part
 // of a point's identity.
-var runnerKeys = []string{"out", "workers", "checkpoint_every", "sweep"}
+var runnerKeys = []string{"out", "workers", "checkpoint_every", "max_memory", "sweep"}
 
 func (s *Settings) validate() []error {
 	var errs []error
@@ -80,6 +84,11 @@ func (s *Settings) validate() []error {
 	}
 	if s.Workers < 0 || s.Workers > MaxWorkers {
 		errs = append(errs, &FieldError{Field: "workers", Value: s.Workers, Want: fmt.Sprintf("an integer in [0, %d] (0: the number of CPUs)", MaxWorkers)})
+	}
+	if s.MaxMemory != "" {
+		if _, err := ParseBytes(s.MaxMemory); err != nil {
+			errs = append(errs, &FieldError{Field: "max_memory", Value: s.MaxMemory, Want: "a positive size in bytes, e.g. 8G, 512M or 1e9 (empty: no cap but the machine's)"})
+		}
 	}
 	if s.CheckpointEvery < 1 || s.CheckpointEvery > MaxSteps {
 		errs = append(errs, &FieldError{Field: "checkpoint_every", Value: s.CheckpointEvery, Want: fmt.Sprintf("an integer in [1, %d]", MaxSteps)})

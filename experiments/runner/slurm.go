@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,6 +89,14 @@ func WriteSlurm(e Experiment, cfg Config, s Slurm, force, allowLarge bool, log *
 		log = logrus.New()
 		log.SetOutput(io.Discard)
 	}
+	if err := checkWritable(out); err != nil {
+		return nil, &InputError{Err: err}
+	}
+	lock, err := lockDir(context.Background(), out, name, cfg, modeRun, Shard{}, log)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
 	if err := prepareOut(name, cfg, force, false, log); err != nil {
 		return nil, err
 	}
@@ -171,6 +180,9 @@ echo "shards $shards merge ${merge%%%%;*}"
 		if err := os.Chmod(w.path, 0o755); err != nil {
 			return nil, err
 		}
+	}
+	if err := recordFiles(out, "slurm"); err != nil {
+		return nil, err
 	}
 	log.WithFields(logrus.Fields{"dir": dir, "shards": s.Shards}).Info("wrote the SLURM scripts")
 	return f, nil

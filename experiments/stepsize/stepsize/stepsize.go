@@ -83,6 +83,7 @@ var Experiment = runner.Experiment{
 	Table:    Table,
 	Plots:    figure.Plots(figure.Builder{Name: "stepsize_vs_heads", Build: StepSizePlot}),
 	Flags:    gdpoint.Flags[:3],
+	Memory:   gdpoint.Memory,
 }
 
 // Run runs the experiment and writes its result directory.
