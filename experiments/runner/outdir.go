@@ -64,19 +64,8 @@ func prepareOut(experiment string, cfg Config, force, sharded bool, log *logrus.
 				Info("the directory holds a run with another config: points whose identity is unchanged are kept, the others computed")
 		}
 	case errors.Is(err, os.ErrNotExist):
-		foreign, ferr := foreignFiles(out)
-		if ferr != nil {
-			return &InputError{Err: ferr}
-		}
-		if len(foreign) > 0 {
-			if force {
-				return removeRun(out) // refuses, naming the files
-			}
-			if len(foreign) > 5 {
-				foreign = append(foreign[:5], "...")
-			}
-			return &InputError{Err: fmt.Errorf("output directory %s holds files this program did not write (%s) and no config.json of a run; use an empty or new -out",
-				out, strings.Join(foreign, ", "))}
+		if err := checkForeign(out, force); err != nil {
+			return err
 		}
 		// Empty, or only files this program recorded (a run that lost
 		// its config.json): points are kept by identity.
@@ -100,6 +89,42 @@ func prepareOut(experiment string, cfg Config, force, sharded bool, log *logrus.
 		return err
 	}
 	return recordFiles(out, "config.json")
+}
+
+// checkForeign refuses a directory without a run's config.json that
+// holds files this program did not write; the runner calls it before it
+// takes the directory's lock, so that it leaves no lock file in a
+// directory it refuses.
+func checkForeign(out string, force bool) error {
+	var old RunFile
+	if err := readRunFile(filepath.Join(out, "config.json"), &old); err == nil && old.Experiment != "" {
+		return nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		if _, ok := mustManifest(out).Files["config.json"]; ok {
+			return nil // ours but damaged: prepareOut says what to do
+		}
+	}
+	if st, err := os.Stat(out); err != nil || !st.IsDir() {
+		return nil // checkWritable says why
+	}
+	foreign, err := foreignFiles(out)
+	if err != nil {
+		return &InputError{Err: err}
+	}
+	if len(foreign) == 0 {
+		return nil
+	}
+	more := ""
+	if len(foreign) > 5 {
+		more = fmt.Sprintf(" and %d more", len(foreign)-5)
+		foreign = foreign[:5]
+	}
+	if force {
+		return &InputError{Err: fmt.Errorf("output directory %s holds files this program did not write: %s%s; -force deletes only files this program wrote, so nothing was deleted. Move them away, or use another -out",
+			out, strings.Join(foreign, ", "), more)}
+	}
+	return &InputError{Err: fmt.Errorf("output directory %s is not a run directory: it holds files this program did not write (%s%s) and no config.json of a run; use an empty or new -out",
+		out, strings.Join(foreign, ", "), more)}
 }
 
 func mustManifest(out string) Manifest {

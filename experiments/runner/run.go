@@ -207,6 +207,15 @@ func writeCheckpoint(path string, v any) error {
 	return atomicfile.WriteBytes(path, append(e, '\n'))
 }
 
+// readCheckpointLenient is ReadCheckpoint allowing fields v lacks.
+func readCheckpointLenient(path string, v any) error {
+	var raw json.RawMessage
+	if err := ReadCheckpoint(path, &raw); err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
+}
+
 // ReadCheckpoint decodes a checkpoint written by Work.SaveCheckpoint into
 // v after checking its checksum; unknown fields are errors.
 func ReadCheckpoint(path string, v any) error {
@@ -344,6 +353,9 @@ func Run(e Experiment, cfg Config, opt Options) (*Result, error) {
 	sharded := opt.Shard.Count > 0
 	if sharded && opt.Force {
 		return nil, &InputError{Err: fmt.Errorf("-force with -shard %s: a shard would delete the other shards' files; clear %s with a run without -shard, or use another -out", opt.Shard, s.Out)}
+	}
+	if err := checkForeign(s.Out, opt.Force); err != nil {
+		return nil, err
 	}
 	if err := checkWritable(s.Out); err != nil {
 		return nil, &InputError{Err: err}

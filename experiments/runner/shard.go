@@ -90,7 +90,7 @@ func merge(ctx context.Context, e Experiment, cfg Config, points []Point, log *l
 		}
 		var dmg *DamagedError
 		dir := pointDir(out, pt.Dir)
-		switch cerr := ReadCheckpoint(filepath.Join(dir, "checkpoint.json"), &cp); {
+		switch cerr := readCheckpointLenient(filepath.Join(dir, "checkpoint.json"), &cp); {
 		case errors.As(err, &dmg):
 			why = "damaged: " + dmg.Error() + "; it is not used"
 		case pointRunning(dir):

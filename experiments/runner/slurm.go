@@ -89,6 +89,9 @@ func WriteSlurm(e Experiment, cfg Config, s Slurm, force, allowLarge bool, log *
 		log = logrus.New()
 		log.SetOutput(io.Discard)
 	}
+	if err := checkForeign(out, force); err != nil {
+		return nil, err
+	}
 	if err := checkWritable(out); err != nil {
 		return nil, &InputError{Err: err}
 	}
