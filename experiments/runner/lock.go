@@ -156,7 +156,7 @@ func readHolders(out string, all bool) []Holder {
 		}
 		var h Holder
 		b, err := os.ReadFile(p)
-		if err != nil || json.Unmarshal(b, &h) != nil || all || !h.alive() || h.PID == os.Getpid() && h.Host == hostname {
+		if err != nil || json.Unmarshal(b, &h) != nil || all || !h.alive() {
 			os.Remove(p)
 			continue
 		}
@@ -203,6 +203,9 @@ func lockDir(ctx context.Context, out, experiment string, cfg Config, mode strin
 					}
 					return &InputError{Err: &LockedError{Dir: out, Holder: h, Why: why}}
 				}
+			}
+			if f == nil && mode == modeMerge && len(hs) > 0 {
+				return &InputError{Err: &LockedError{Dir: out, Holder: hs[0], Why: "a whole run of this config, which writes metrics.csv and summary.json itself"}}
 			}
 			if f == nil {
 				if !waited && len(hs) > 0 {

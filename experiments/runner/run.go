@@ -357,10 +357,10 @@ func Run(e Experiment, cfg Config, opt Options) (*Result, error) {
 	if err := checkForeign(s.Out, opt.Force); err != nil {
 		return nil, err
 	}
-	if err := checkWritable(s.Out); err != nil {
+	if err := checkMemory(e, cfg, points, s.Workers); err != nil {
 		return nil, &InputError{Err: err}
 	}
-	if err := checkMemory(e, cfg, points, s.Workers); err != nil {
+	if err := checkWritable(s.Out); err != nil {
 		return nil, &InputError{Err: err}
 	}
 	mode := modeRun

@@ -43,6 +43,12 @@ type SlurmFiles struct {
 // hold: they are pasted into #SBATCH lines.
 var slurmValue = regexp.MustCompile(`^[A-Za-z0-9:._+,-]*$`)
 
+// The forms of --mem and --time that sbatch accepts.
+var (
+	slurmMem  = regexp.MustCompile(`^[1-9][0-9]*[KMGTkmgt]?$`)
+	slurmTime = regexp.MustCompile(`^([0-9]+|[0-9]+:[0-9]{1,2}|[0-9]+:[0-9]{1,2}:[0-9]{1,2}|[0-9]+-[0-9]{1,2}(:[0-9]{1,2}(:[0-9]{1,2})?)?)$`)
+)
+
 func (s Slurm) validate() error {
 	var errs []string
 	if s.Shards < 1 || s.Shards > maxShards {
@@ -55,6 +61,12 @@ func (s Slurm) validate() error {
 		if !slurmValue.MatchString(f.v) {
 			errs = append(errs, fmt.Sprintf("flag -slurm-%s = %q: want letters, digits and :._+,- only", f.name, f.v))
 		}
+	}
+	if s.Mem != "" && !slurmMem.MatchString(s.Mem) {
+		errs = append(errs, fmt.Sprintf("flag -slurm-mem = %q: want a size in megabytes or with a unit K, M, G or T, e.g. 4G or 500M", s.Mem))
+	}
+	if s.Time != "" && !slurmTime.MatchString(s.Time) {
+		errs = append(errs, fmt.Sprintf("flag -slurm-time = %q: want minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, e.g. 2:00:00", s.Time))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "\n"))
