@@ -114,7 +114,10 @@ func TestLockRefusesOtherConfig(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	wg.Add(1)
-	go func() { defer wg.Done(); _, errs[0] = Run(e, toyRun(out, "1", "2"), Options{Shard: Shard{Index: 0, Count: 1}}) }()
+	go func() {
+		defer wg.Done()
+		_, errs[0] = Run(e, toyRun(out, "1", "2"), Options{Shard: Shard{Index: 0, Count: 1}})
+	}()
 	waitFor(t, "the first run's checkpoints", func() bool { return checkpoints(out) == 2 })
 
 	other := toyRun(out, "1", "3")
