@@ -117,7 +117,26 @@ func (gd GD) RunFrom(m *Model, first int, rec Recorder) (Progress, error) {
 		}
 		if k < gd.Steps {
 			m.descend(gd.StepSize)
+			if q := m.nonFinite(); q != "" {
+				return p, &DivergedError{Step: k + 1, Quantity: "the squared norm of parameter " + q, Value: math.Inf(1), MaxLoss: maxLoss}
+			}
 		}
 	}
 	return p, nil
+}
+
+// nonFinite names the first parameter with a NaN or infinite entry, or
+// whose squared norm overflows (entries beyond ~1e154: no metric of it is
+// finite any more), or returns "".
+func (m *Model) nonFinite() string {
+	for i, p := range m.prog.params {
+		ss := 0.0
+		for _, v := range p {
+			ss += v * v
+		}
+		if math.IsNaN(ss) || math.IsInf(ss, 0) {
+			return m.prog.specs[i].Name
+		}
+	}
+	return ""
 }

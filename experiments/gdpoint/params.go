@@ -79,7 +79,7 @@ func LoadCheckpoint(w *runner.Work, m layers.Model, steps int) (cp Checkpoint, o
 // directory, for the record of an unfinished point.
 func checkpointStep(dir string) (step int, rows []string, ok bool) {
 	var f checkpointFile
-	if err := runner.ReadJSON(dir+"/checkpoint.json", &f); err != nil {
+	if err := runner.ReadCheckpoint(dir+"/checkpoint.json", &f); err != nil {
 		return 0, nil, false
 	}
 	return f.Step, f.Rows, true

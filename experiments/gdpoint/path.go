@@ -3,6 +3,7 @@ package gdpoint
 import (
 	"context"
 	"errors"
+	"os"
 
 	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/experiments/runner"
@@ -58,7 +59,13 @@ func (g Path) Run(ctx context.Context) (End, error) {
 	var rows []string
 	cp, ok, err := LoadCheckpoint(w, g.Model, g.Steps)
 	if err != nil {
-		return End{}, err
+		// A checkpoint that does not fit (another model or step count)
+		// must not block the point: start over.
+		w.Log.WithError(err).Warn("the checkpoint does not fit this point: deleting it and computing the point from the start")
+		if rerr := os.Remove(w.CheckpointPath()); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			return End{}, rerr
+		}
+		ok = false
 	}
 	if ok {
 		first, params, rows, wall0 = cp.Step, cp.Params, cp.Rows, cp.WallSeconds

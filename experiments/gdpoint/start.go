@@ -31,6 +31,9 @@ func Data(w *runner.Work, c datasets.MixtureConfig) (train, test *datasets.Datas
 		if err := datasets.Save(filepath.Join(w.Out, dir), train, test, &c); err != nil {
 			return nil, err
 		}
+		if err := w.Record(dir); err != nil { // for -force
+			return nil, err
+		}
 		return [2]*datasets.Dataset{train, test}, nil
 	})
 	if err != nil {

@@ -206,6 +206,7 @@ func Experiment(name, doc string, defaults func() *Config) runner.Experiment {
 		Table:      Table,
 		Plots:      Plots,
 		Flags:      Flags,
+		Memory:     Memory,
 	}
 }
 

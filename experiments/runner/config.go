@@ -44,6 +44,10 @@ type Settings struct {
 	// CheckpointEvery is the interval in steps between checkpoints of a
 	// running point. Default 50; in [1, 100000000].
 	CheckpointEvery int `json:"checkpoint_every"`
+	// MaxMemory caps the estimated peak memory of the points running at
+	// once: bytes, or a number with a unit (K, M, G, T: powers of 1024),
+	// e.g. "8G". Empty: the machine's available memory is the only cap.
+	MaxMemory string `json:"max_memory"`
 	// Sweep is the grid: the product of its axes, the first outermost.
 	// Empty: one point, the config itself.
 	Sweep Axes `json:"sweep"`
@@ -71,7 +75,7 @@ const (
 
 // runnerKeys are the Settings keys; they cannot be swept and are not part
 // of a point's identity.
-var runnerKeys = []string{"out", "workers", "checkpoint_every", "sweep"}
+var runnerKeys = []string{"out", "workers", "checkpoint_every", "max_memory", "sweep"}
 
 func (s *Settings) validate() []error {
 	var errs []error
@@ -80,6 +84,11 @@ func (s *Settings) validate() []error {
 	}
 	if s.Workers < 0 || s.Workers > MaxWorkers {
 		errs = append(errs, &FieldError{Field: "workers", Value: s.Workers, Want: fmt.Sprintf("an integer in [0, %d] (0: the number of CPUs)", MaxWorkers)})
+	}
+	if s.MaxMemory != "" {
+		if _, err := ParseBytes(s.MaxMemory); err != nil {
+			errs = append(errs, &FieldError{Field: "max_memory", Value: s.MaxMemory, Want: "a positive size in bytes, e.g. 8G, 512M or 1e9 (empty: no cap but the machine's)"})
+		}
 	}
 	if s.CheckpointEvery < 1 || s.CheckpointEvery > MaxSteps {
 		errs = append(errs, &FieldError{Field: "checkpoint_every", Value: s.CheckpointEvery, Want: fmt.Sprintf("an integer in [1, %d]", MaxSteps)})
@@ -288,7 +297,81 @@ func toMap(v any) map[string]any {
 	if err := dec.Decode(&m); err != nil {
 		panic(err)
 	}
+	normalizeZeros(m)
 	return m
+}
+
+// normalizeZeros writes every numeric zero (-0, 0.0, 0e5) as 0, so that
+// -0 and 0 are one value in identities, labels and sweeps.
+func normalizeZeros(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = normalizeZeros(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = normalizeZeros(x)
+		}
+	case json.Number:
+		if f, err := v.Float64(); err == nil && f == 0 {
+			return json.Number("0")
+		}
+	}
+	return v
+}
+
+// checkDuplicateKeys finds a key given twice in one object of a JSON
+// document, or twice in spellings that differ only in case ("Steps",
+// "STEPS"), which encoding/json would silently merge.
+func checkDuplicateKeys(src []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(src))
+	dec.UseNumber()
+	var walk func(path string) error
+	walk = func(path string) error {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		d, ok := t.(json.Delim)
+		if !ok {
+			return nil
+		}
+		switch d {
+		case '{':
+			seen := map[string]string{}
+			for dec.More() {
+				t, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k := t.(string)
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if prev, ok := seen[strings.ToLower(k)]; ok {
+					if prev == k {
+						return fmt.Errorf("key %q is given twice; give it once", p)
+					}
+					return fmt.Errorf("key %q is given twice, as %q and %q (keys are case-sensitive snake_case); give it once", p, prev, k)
+				}
+				seen[strings.ToLower(k)] = k
+				if err := walk(p); err != nil {
+					return err
+				}
+			}
+		case '[':
+			for i := 0; dec.More(); i++ {
+				if err := walk(fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = dec.Token() // the closing delimiter
+		return err
+	}
+	return walk("")
 }
 
 // leafKeys lists every dotted path of m that can be set: every key at
@@ -496,7 +579,10 @@ func ReadConfigFile(r io.Reader, base Config) (Config, error) {
 		return nil, errors.New("trailing data after the JSON object")
 	}
 	if fm == nil {
-		return nil, errors.New("the config is not a JSON object")
+		return nil, errors.New("the config is null, not a JSON object; give an object such as {\"steps\": 100}, or {} for the defaults")
+	}
+	if err := checkDuplicateKeys(src); err != nil {
+		return nil, err
 	}
 	if err := unknownKeys(fm, toMap(base), ""); err != nil {
 		return nil, err

@@ -58,7 +58,23 @@
 // belong to no point of the grid (an earlier grid, an older identity) are
 // kept, listed in the log and left out of metrics.csv and summary.json. A
 // directory holding a run of another experiment is refused (unless
-// -force, which deletes the earlier run's files first).
+// -force, which deletes the earlier run's files first: only files listed
+// in manifest.json or in the points it lists; anything else makes it
+// refuse). Each finished point's points/<dir>/files.json holds the
+// SHA-256 of its files, checked on resume and merge: a damaged point is
+// logged and computed again. Checkpoints carry their own SHA-256; a
+// damaged one is logged, deleted and its point starts over.
+//
+// # Locks and memory
+//
+// A run holds flock(2) on <out>/.mha-lock for its whole life, exclusive
+// for a whole run and shared for shards and merges, and records itself
+// in <out>/.mha-holders/ (pid, host, start, config hash): a process with
+// another config is refused (*LockedError, exit 2) naming the holder; one
+// with the same config waits. Each point is computed under a flock on
+// points/<dir>/.mha-lock (lock.go). Before the lock, Experiment.Memory
+// estimates each point's peak memory and a run that would not fit in
+// MemAvailable or max_memory is refused (memory.go).
 //
 // # Result directory
 //
@@ -69,6 +85,8 @@
 //	params/<dir>/   per point, what the experiment saves (theta_0 and theta_K for GD points)
 //	data/           what the experiment saves (e.g. its datasets)
 //	plots/*.png     the experiment's plots
+//	manifest.json   every file the program wrote with its SHA-256 (what -force may delete)
+//	.mha-lock, .mha-guard, .mha-holders/   the directory lock and its holders
 //
 // Points run on Settings.Workers goroutines, dearest first, and every
 // point writes only its own files, so metrics.csv and summary.json are

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 
@@ -29,18 +28,15 @@ type RunFile struct {
 	Config     json.RawMessage `json:"config"`
 }
 
-// resultEntries are the names a run writes in its directory; -force
-// removes exactly these.
-var resultEntries = []string{"config.json", "metrics.csv", "summary.json", "data", "params", "plots", "points", "slurm"}
-
 // prepareOut makes sure the output directory can take this run, before any
 // result file is written: it creates the directory, checks it is
 // writable, refuses a directory that holds another experiment's run
-// (unless force) or files that are not a run, and writes config.json. A
-// directory holding a run of this experiment with another config is
-// taken: points are kept by identity, and the log says what changed.
-// Shards of one run call it concurrently: each writes the same
-// config.json, and a sharded run removes no temporary files here.
+// (unless force) or files that this program did not write, and writes
+// config.json. A directory holding a run of this experiment with another
+// config is taken: points are kept by identity, and the log says what
+// changed. The caller holds the directory lock (lockDir); shards of one
+// run call it concurrently and write the same config.json, and a sharded
+// run removes no temporary files here.
 func prepareOut(experiment string, cfg Config, force, sharded bool, log *logrus.Logger) error {
 	out := cfg.RunSettings().Out
 	if err := checkWritable(out); err != nil {
@@ -49,6 +45,9 @@ func prepareOut(experiment string, cfg Config, force, sharded bool, log *logrus.
 	path := filepath.Join(out, "config.json")
 	var old RunFile
 	err := readRunFile(path, &old)
+	if err == nil && old.Experiment == "" {
+		err = errors.New("it is not the config.json of a run of this program")
+	}
 	switch {
 	case err == nil && force:
 		log.WithField("out", out).Warn("-force: deleting the earlier run")
@@ -65,22 +64,16 @@ func prepareOut(experiment string, cfg Config, force, sharded bool, log *logrus.
 				Info("the directory holds a run with another config: points whose identity is unchanged are kept, the others computed")
 		}
 	case errors.Is(err, os.ErrNotExist):
-		entries, err := os.ReadDir(out)
-		if err != nil {
-			return &InputError{Err: err}
+		if err := checkForeign(out, force); err != nil {
+			return err
 		}
-		// A run killed before it wrote config.json leaves at most the
-		// probe and temporary files, which do not make the directory foreign.
-		entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), probeName) || isTemp(e.Name()) })
-		if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == "config.json" }) {
-			// Another shard wrote it since: check it.
-			return prepareOut(experiment, cfg, force, sharded, log)
-		}
-		if len(entries) > 0 && !force {
-			return &InputError{Err: fmt.Errorf("output directory %s is not empty and holds no config.json, so it is not a run directory; use another -out, or -force to write into it", out)}
-		}
+		// Empty, or only files this program recorded (a run that lost
+		// its config.json): points are kept by identity.
 	default:
 		if !force {
+			if _, ok := mustManifest(out).Files["config.json"]; !ok {
+				return &InputError{Err: fmt.Errorf("output directory %s: its config.json is not a run's (%v) and this program did not write it; use another -out", out, err)}
+			}
 			return &InputError{Err: fmt.Errorf("output directory %s: cannot read its config.json (%v); use -force to delete that run and start over", out, err)}
 		}
 		if err := removeRun(out); err != nil {
@@ -92,7 +85,51 @@ func prepareOut(experiment string, cfg Config, force, sharded bool, log *logrus.
 			return err
 		}
 	}
-	return WriteJSON(path, RunFile{Experiment: experiment, Program: ProgramVersion(), Config: mustJSON(cfg)})
+	if err := WriteJSON(path, RunFile{Experiment: experiment, Program: ProgramVersion(), Config: mustJSON(cfg)}); err != nil {
+		return err
+	}
+	return recordFiles(out, "config.json")
+}
+
+// checkForeign refuses a directory without a run's config.json that
+// holds files this program did not write; the runner calls it before it
+// takes the directory's lock, so that it leaves no lock file in a
+// directory it refuses.
+func checkForeign(out string, force bool) error {
+	var old RunFile
+	if err := readRunFile(filepath.Join(out, "config.json"), &old); err == nil && old.Experiment != "" {
+		return nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		if _, ok := mustManifest(out).Files["config.json"]; ok {
+			return nil // ours but damaged: prepareOut says what to do
+		}
+	}
+	if st, err := os.Stat(out); err != nil || !st.IsDir() {
+		return nil // checkWritable says why
+	}
+	foreign, err := foreignFiles(out)
+	if err != nil {
+		return &InputError{Err: err}
+	}
+	if len(foreign) == 0 {
+		return nil
+	}
+	more := ""
+	if len(foreign) > 5 {
+		more = fmt.Sprintf(" and %d more", len(foreign)-5)
+		foreign = foreign[:5]
+	}
+	if force {
+		return &InputError{Err: fmt.Errorf("output directory %s holds files this program did not write: %s%s; -force deletes only files this program wrote, so nothing was deleted. Move them away, or use another -out",
+			out, strings.Join(foreign, ", "), more)}
+	}
+	return &InputError{Err: fmt.Errorf("output directory %s is not a run directory: it holds files this program did not write (%s%s) and no config.json of a run; use an empty or new -out",
+		out, strings.Join(foreign, ", "), more)}
+}
+
+func mustManifest(out string) Manifest {
+	m, _ := readManifest(out)
+	return m
 }
 
 func mustJSON(v any) json.RawMessage {
@@ -110,6 +147,9 @@ func removeStaleTemps(out string) error {
 		if err != nil {
 			return err
 		}
+		if d.IsDir() && d.Name() == holdersName {
+			return filepath.SkipDir
+		}
 		if !d.IsDir() && isTemp(d.Name()) {
 			return os.Remove(path)
 		}
@@ -125,6 +165,12 @@ func isTemp(name string) bool { return strings.HasPrefix(name, ".") && strings.C
 // checkWritable creates dir (and missing parents) and writes and removes
 // a unique probe file in it.
 func checkWritable(dir string) error {
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		if _, err := os.Stat(dir); err != nil {
+			target, _ := os.Readlink(dir)
+			return fmt.Errorf("output directory %s is a symbolic link to %s, which does not exist (%v); create the target or use another -out", dir, target, err)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cannot create output directory %s: %w", dir, err)
 	}
@@ -155,15 +201,6 @@ func readRunFile(path string, rf *RunFile) error {
 	return json.NewDecoder(bytes.NewReader(b)).Decode(rf)
 }
 
-func removeRun(out string) error {
-	for _, name := range resultEntries {
-		if err := os.RemoveAll(filepath.Join(out, name)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // configDiff lists the keys whose values differ between two configs
 // (JSON), ignoring out, workers and checkpoint_every.
 func configDiff(a, b json.RawMessage) []string {
@@ -177,7 +214,7 @@ func configDiff(a, b json.RawMessage) []string {
 	}
 	var diff []string
 	for k := range keys {
-		if k == "out" || k == "workers" || k == "checkpoint_every" {
+		if k == "out" || k == "workers" || k == "checkpoint_every" || k == "max_memory" {
 			continue
 		}
 		if fa[k] != fb[k] {
@@ -241,6 +278,7 @@ func writePlots(out string, res *Result, plots PlotFunc) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	removeTempsIn(dir)
 	for _, p := range ps {
 		if err := atomicfile.Write(filepath.Join(dir, p.Name+".png"), p.Render); err != nil {
 			return fmt.Errorf("plots: %w", err)

@@ -3,6 +3,8 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +54,10 @@ type Experiment struct {
 	Plots PlotFunc
 	// Flags are shorthands for -set or -sweep, e.g. -steps for -set steps.
 	Flags []Flag
+	// Memory estimates a point's peak memory; a run whose points would
+	// not fit (the workers largest at once) in the available memory or
+	// max_memory is refused before anything is written. nil: no check.
+	Memory MemoryFunc
 }
 
 // Flag is a command-line shorthand: -Name v is -set Key=v, or with Sweep
@@ -157,20 +163,80 @@ func (w *Work) Elapsed() time.Duration { return time.Since(w.start) }
 // once the point's result is written.
 func (w *Work) CheckpointPath() string { return filepath.Join(w.Dir, "checkpoint.json") }
 
-// SaveCheckpoint writes v as the point's checkpoint, atomically.
-func (w *Work) SaveCheckpoint(v any) error { return WriteJSON(w.CheckpointPath(), v) }
+// SaveCheckpoint writes v as the point's checkpoint, atomically, with the
+// SHA-256 of its encoding.
+func (w *Work) SaveCheckpoint(v any) error { return writeCheckpoint(w.CheckpointPath(), v) }
 
 // LoadCheckpoint decodes the point's checkpoint into v and reports whether
-// there was one.
+// there was one. A damaged checkpoint (cut, edited, not matching its
+// checksum or v's type) does not stop the point: it is logged, deleted,
+// and the point starts from scratch (ok false).
 func (w *Work) LoadCheckpoint(v any) (bool, error) {
-	err := ReadJSON(w.CheckpointPath(), v)
+	err := ReadCheckpoint(w.CheckpointPath(), v)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return false, nil
 	case err != nil:
-		return false, err
+		w.Log.WithField("checkpoint", w.CheckpointPath()).WithError(err).
+			Warn("the checkpoint is damaged: deleting it and computing the point from the start")
+		if rerr := os.Remove(w.CheckpointPath()); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			return false, rerr
+		}
+		return false, nil
 	}
 	return true, nil
+}
+
+// checkpointEnvelope is checkpoint.json: the checkpoint and the SHA-256
+// of its JSON encoding.
+type checkpointEnvelope struct {
+	SHA256     string          `json:"sha256"`
+	Checkpoint json.RawMessage `json:"checkpoint"`
+}
+
+func writeCheckpoint(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := sha256.Sum256(b)
+	e, err := json.Marshal(checkpointEnvelope{SHA256: hex.EncodeToString(h[:]), Checkpoint: b})
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(path, append(e, '\n'))
+}
+
+// readCheckpointLenient is ReadCheckpoint allowing fields v lacks.
+func readCheckpointLenient(path string, v any) error {
+	var raw json.RawMessage
+	if err := ReadCheckpoint(path, &raw); err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// ReadCheckpoint decodes a checkpoint written by Work.SaveCheckpoint into
+// v after checking its checksum; unknown fields are errors.
+func ReadCheckpoint(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var e checkpointEnvelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	h := sha256.Sum256(e.Checkpoint)
+	if e.SHA256 != hex.EncodeToString(h[:]) {
+		return fmt.Errorf("%s: does not match its recorded SHA-256", path)
+	}
+	dec := json.NewDecoder(bytes.NewReader(e.Checkpoint))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // Options are the settings of a run that do not change its results.
@@ -282,12 +348,30 @@ func Run(e Experiment, cfg Config, opt Options) (*Result, error) {
 		log.SetOutput(io.Discard)
 	}
 	if opt.Merge {
-		return merge(e, cfg, points, log)
+		return merge(ctx, e, cfg, points, log)
 	}
 	sharded := opt.Shard.Count > 0
 	if sharded && opt.Force {
 		return nil, &InputError{Err: fmt.Errorf("-force with -shard %s: a shard would delete the other shards' files; clear %s with a run without -shard, or use another -out", opt.Shard, s.Out)}
 	}
+	if err := checkForeign(s.Out, opt.Force); err != nil {
+		return nil, err
+	}
+	if err := checkMemory(e, cfg, points, s.Workers); err != nil {
+		return nil, &InputError{Err: err}
+	}
+	if err := checkWritable(s.Out); err != nil {
+		return nil, &InputError{Err: err}
+	}
+	mode := modeRun
+	if sharded {
+		mode = modeShard
+	}
+	lock, err := lockDir(ctx, s.Out, e.Name, cfg, mode, opt.Shard, log)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
 	if err := prepareOut(e.Name, cfg, opt.Force, sharded, log); err != nil {
 		return nil, err
 	}
@@ -299,10 +383,13 @@ func Run(e Experiment, cfg Config, opt Options) (*Result, error) {
 		if !opt.Shard.Has(i) {
 			continue
 		}
-		if sharded {
-			removePointTemps(s.Out, pt.Dir)
+		r, err := readRecord(s.Out, e, pt)
+		var dmg *DamagedError
+		if errors.As(err, &dmg) {
+			log.WithFields(logrus.Fields{"point": pt.Label, "file": dmg.File}).
+				Warn("finished point is damaged (" + dmg.Error() + "): it is not used and is computed again")
 		}
-		if r, err := readRecord(s.Out, e, pt); err == nil {
+		if err == nil {
 			// A kill between result.json and the checkpoint's removal
 			// leaves a stale checkpoint.
 			os.Remove(filepath.Join(pointDir(s.Out, pt.Dir), "checkpoint.json"))
@@ -417,14 +504,31 @@ func Header(e Experiment, axes []string) string {
 func finish(e Experiment, cfg Config, points []Point, records []*Record, write bool) (*Result, error) {
 	res := &Result{Experiment: e.Name, Dir: cfg.RunSettings().Out, Config: cfg, Axes: cfg.RunSettings().Sweep.Keys()}
 	var err error
-	res.Records, res.Status, err = assemble(e, res, points, records, write)
-	if err != nil {
-		return nil, err
+	var lines []string
+	var entries []summaryEntry
+	res.Records, res.Status, lines, entries, err = assemble(e, res, points, records)
+	if err != nil || !write {
+		return res, err
 	}
-	if write && e.Plots != nil {
+	// Plots first, then metrics.csv, then summary.json: a kill in
+	// between never leaves a summary.json without its plots.
+	if e.Plots != nil {
 		if err := writePlots(res.Dir, res, e.Plots); err != nil {
 			return nil, err
 		}
+	}
+	if err := writeLines(filepath.Join(res.Dir, "metrics.csv"), Header(e, res.Axes), lines); err != nil {
+		return nil, err
+	}
+	if err := WriteJSON(filepath.Join(res.Dir, "summary.json"), summaryFile{Experiment: e.Name, Status: res.Status, Axes: res.Axes, Points: entries}); err != nil {
+		return nil, err
+	}
+	rec := []string{"metrics.csv", "summary.json"}
+	if e.Plots != nil {
+		rec = append(rec, "plots")
+	}
+	if err := recordFiles(res.Dir, rec...); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -434,11 +538,31 @@ func finish(e Experiment, cfg Config, points []Point, records []*Record, write b
 // result.json is finished.
 func (env *env) runPoint(ctx context.Context, e Experiment, pt Point) (*Record, error) {
 	dir := pointDir(env.out, pt.Dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	lf, ok, err := lockPoint(dir)
+	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		env.log.WithField("point", pt.Label).Warn("another process is computing this point: left to it")
+		return nil, nil
+	}
+	defer lf.Close()
+	removePointTemps(env.out, pt.Dir)
+	switch r, err := readRecord(env.out, e, pt); {
+	case err == nil:
+		return r, nil // another process finished it meanwhile
+	case errors.As(err, new(*DamagedError)):
+		for _, f := range []string{"result.json", sumsName} {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+		}
 	}
 	if err := WriteJSON(filepath.Join(dir, "config.json"), pointFile{Experiment: e.Name, Program: ProgramVersion(),
 		Code: ProgramVersion().Code(), ID: pt.ID, Config: pt.Config}); err != nil {
+		return nil, err
+	}
+	if err := recordFiles(env.out, "points/"+pt.Dir+"/config.json"); err != nil {
 		return nil, err
 	}
 	w := &Work{Point: pt, Config: pt.Config, Out: env.out, Dir: dir,
@@ -463,7 +587,11 @@ func (env *env) runPoint(ctx context.Context, e Experiment, pt Point) (*Record, 
 	if err := writeLines(filepath.Join(dir, "metrics.csv"), strings.Join(e.Columns, ","), o.Rows); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteBytes(filepath.Join(dir, "result.json"), append(slices.Clone(r.JSON), '\n')); err != nil {
+	result := append(slices.Clone(r.JSON), '\n')
+	if err := writePointSums(env.out, pt, result); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "result.json"), result); err != nil {
 		return nil, err
 	}
 	if err := os.Remove(filepath.Join(dir, "checkpoint.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -499,6 +627,9 @@ func readRecord(out string, e Experiment, pt Point) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := verifyPoint(out, pt); err != nil {
+		return nil, err
+	}
 	var head struct {
 		Status string `json:"status"`
 	}
@@ -515,9 +646,10 @@ func readRecord(out string, e Experiment, pt Point) (*Record, error) {
 	return &Record{Index: pt.Index, Label: pt.Label, Dir: pt.Dir, Values: pt.Values, Status: head.Status, JSON: bytes.TrimSpace(b), Rows: rows}, nil
 }
 
-// assemble writes metrics.csv and summary.json from the points' records,
-// in point order, and returns the records and the run's status.
-func assemble(e Experiment, res *Result, points []Point, records []*Record, write bool) ([]Record, string, error) {
+// assemble makes the lines of metrics.csv and the entries of
+// summary.json from the points' records, in point order, and returns the
+// records and the run's status.
+func assemble(e Experiment, res *Result, points []Point, records []*Record) ([]Record, string, []string, []summaryEntry, error) {
 	status := StatusOK
 	all := make([]Record, len(points))
 	var lines []string
@@ -531,7 +663,7 @@ func assemble(e Experiment, res *Result, points []Point, records []*Record, writ
 			}
 			var err error
 			if r, err = newRecord(pt, o); err != nil {
-				return nil, "", err
+				return nil, "", nil, nil, err
 			}
 		}
 		switch r.Status {
@@ -552,13 +684,7 @@ func assemble(e Experiment, res *Result, points []Point, records []*Record, writ
 			lines = append(lines, prefix+","+row)
 		}
 	}
-	if !write {
-		return all, status, nil
-	}
-	if err := writeLines(filepath.Join(res.Dir, "metrics.csv"), Header(e, res.Axes), lines); err != nil {
-		return nil, "", err
-	}
-	return all, status, WriteJSON(filepath.Join(res.Dir, "summary.json"), summaryFile{Experiment: e.Name, Status: status, Axes: res.Axes, Points: entries})
+	return all, status, lines, entries, nil
 }
 
 // summaryFile is summary.json.

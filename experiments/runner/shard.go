@@ -1,7 +1,7 @@
 package runner
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -59,7 +59,7 @@ func (e *IncompleteError) Error() string {
 // directory holds a run of this experiment whose every point of this grid
 // finished, and writes metrics.csv, summary.json and the plots from the
 // per-point files, as one run that finished would have.
-func merge(e Experiment, cfg Config, points []Point, log *logrus.Logger) (*Result, error) {
+func merge(ctx context.Context, e Experiment, cfg Config, points []Point, log *logrus.Logger) (*Result, error) {
 	out := cfg.RunSettings().Out
 	var rf RunFile
 	if err := readRunFile(filepath.Join(out, "config.json"), &rf); err != nil {
@@ -68,9 +68,17 @@ func merge(e Experiment, cfg Config, points []Point, log *logrus.Logger) (*Resul
 	if rf.Experiment != e.Name {
 		return nil, &InputError{Err: fmt.Errorf("merge: %s holds a run of experiment %q, not %q", out, rf.Experiment, e.Name)}
 	}
+	lock, err := lockDir(ctx, out, e.Name, cfg, modeMerge, Shard{}, log)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
 	records := make([]*Record, len(points))
 	inc := &IncompleteError{Dir: out}
 	for i, pt := range points {
+		if ctx.Err() != nil {
+			return nil, ErrInterrupted
+		}
 		r, err := readRecord(out, e, pt)
 		if err == nil {
 			records[i] = r
@@ -80,11 +88,20 @@ func merge(e Experiment, cfg Config, points []Point, log *logrus.Logger) (*Resul
 		var cp struct {
 			Step int `json:"step"`
 		}
-		switch b, cerr := os.ReadFile(filepath.Join(pointDir(out, pt.Dir), "checkpoint.json")); {
-		case cerr == nil && json.Unmarshal(b, &cp) == nil:
-			why = fmt.Sprintf("stopped at step %d (checkpoint)", cp.Step)
+		var dmg *DamagedError
+		dir := pointDir(out, pt.Dir)
+		switch cerr := readCheckpointLenient(filepath.Join(dir, "checkpoint.json"), &cp); {
+		case errors.As(err, &dmg):
+			why = "damaged: " + dmg.Error() + "; it is not used"
+		case pointRunning(dir):
+			why = "running (its lock is held by another process)"
+			if cerr == nil {
+				why += fmt.Sprintf(", at step %d or later", cp.Step)
+			}
 		case cerr == nil:
-			why = "stopped (checkpoint)"
+			why = fmt.Sprintf("stopped at step %d (checkpoint)", cp.Step)
+		case !errors.Is(cerr, os.ErrNotExist):
+			why = "stopped (damaged checkpoint)"
 		case !errors.Is(err, os.ErrNotExist):
 			why = err.Error()
 		}
@@ -94,16 +111,34 @@ func merge(e Experiment, cfg Config, points []Point, log *logrus.Logger) (*Resul
 	if len(inc.Points) > 0 {
 		return nil, &InputError{Err: inc}
 	}
-	// Only where the merge writes: the rest may be a live shard's.
-	removeTempsIn(out)
-	removeTempsIn(filepath.Join(out, "plots"))
+	if ctx.Err() != nil {
+		return nil, ErrInterrupted
+	}
+	// Only the temporaries of the files a merge writes: the rest may be
+	// a live shard's.
+	removeMergeTemps(out)
 	logStale(out, points, log)
 	res, err := finish(e, cfg, points, records, true)
 	if err != nil {
 		return nil, err
 	}
 	log.WithFields(logrus.Fields{"points": len(points), "status": res.Status}).Info("merged")
+	if ctx.Err() != nil {
+		return res, ErrInterrupted
+	}
 	return res, nil
+}
+
+// removeMergeTemps removes the temporaries of metrics.csv and
+// summary.json left by a killed merge (those of plots/ go in writePlots).
+func removeMergeTemps(out string) {
+	entries, _ := os.ReadDir(out)
+	for _, en := range entries {
+		n := en.Name()
+		if !en.IsDir() && isTemp(n) && (strings.HasPrefix(n, ".metrics.csv.tmp-") || strings.HasPrefix(n, ".summary.json.tmp-")) {
+			os.Remove(filepath.Join(out, n))
+		}
+	}
 }
 
 // shardResult is the Result of a shard: its own points only, and nothing

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,12 @@ type SlurmFiles struct {
 // hold: they are pasted into #SBATCH lines.
 var slurmValue = regexp.MustCompile(`^[A-Za-z0-9:._+,-]*$`)
 
+// The forms of --mem and --time that sbatch accepts.
+var (
+	slurmMem  = regexp.MustCompile(`^[1-9][0-9]*[KMGTkmgt]?$`)
+	slurmTime = regexp.MustCompile(`^([0-9]+|[0-9]+:[0-9]{1,2}|[0-9]+:[0-9]{1,2}:[0-9]{1,2}|[0-9]+-[0-9]{1,2}(:[0-9]{1,2}(:[0-9]{1,2})?)?)$`)
+)
+
 func (s Slurm) validate() error {
 	var errs []string
 	if s.Shards < 1 || s.Shards > maxShards {
@@ -54,6 +61,12 @@ func (s Slurm) validate() error {
 		if !slurmValue.MatchString(f.v) {
 			errs = append(errs, fmt.Sprintf("flag -slurm-%s = %q: want letters, digits and :._+,- only", f.name, f.v))
 		}
+	}
+	if s.Mem != "" && !slurmMem.MatchString(s.Mem) {
+		errs = append(errs, fmt.Sprintf("flag -slurm-mem = %q: want a size in megabytes or with a unit K, M, G or T, e.g. 4G or 500M", s.Mem))
+	}
+	if s.Time != "" && !slurmTime.MatchString(s.Time) {
+		errs = append(errs, fmt.Sprintf("flag -slurm-time = %q: want minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, e.g. 2:00:00", s.Time))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "\n"))
@@ -88,6 +101,17 @@ func WriteSlurm(e Experiment, cfg Config, s Slurm, force, allowLarge bool, log *
 		log = logrus.New()
 		log.SetOutput(io.Discard)
 	}
+	if err := checkForeign(out, force); err != nil {
+		return nil, err
+	}
+	if err := checkWritable(out); err != nil {
+		return nil, &InputError{Err: err}
+	}
+	lock, err := lockDir(context.Background(), out, name, cfg, modeRun, Shard{}, log)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
 	if err := prepareOut(name, cfg, force, false, log); err != nil {
 		return nil, err
 	}
@@ -171,6 +195,9 @@ echo "shards $shards merge ${merge%%%%;*}"
 		if err := os.Chmod(w.path, 0o755); err != nil {
 			return nil, err
 		}
+	}
+	if err := recordFiles(out, "slurm"); err != nil {
+		return nil, err
 	}
 	log.WithFields(logrus.Fields{"dir": dir, "shards": s.Shards}).Info("wrote the SLURM scripts")
 	return f, nil

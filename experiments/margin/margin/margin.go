@@ -123,6 +123,7 @@ var Experiment = runner.Experiment{
 	Table:    Table,
 	Plots:    Plots,
 	Flags:    gdpoint.Flags[:1],
+	Memory:   gdpoint.MemoryNTK,
 }
 
 // Run runs the experiment quietly and writes its result directory.

@@ -83,6 +83,7 @@ var Experiment = runner.Experiment{
 	Table:    Table,
 	Plots:    figure.Plots(figure.Builder{Name: "stepsize_vs_heads", Build: StepSizePlot}),
 	Flags:    gdpoint.Flags[:3],
+	Memory:   gdpoint.Memory,
 }
 
 // Run runs the experiment and writes its result directory.
@@ -240,7 +241,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		}
 	}
 	for !math.IsInf(hi, 1) && hi/lo > 1+c.StepSearch.Tolerance {
-		mid := math.Sqrt(lo * hi)
+		mid := math.Sqrt(lo) * math.Sqrt(hi) // lo*hi may overflow
 		if ok, err = trial(mid); err != nil {
 			return runner.Outcome{}, err
 		} else if ok {
