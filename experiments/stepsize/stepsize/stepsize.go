@@ -13,7 +13,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg/draw"
@@ -290,7 +289,7 @@ func Table(w io.Writer, res *runner.Result) error {
 	if note := res.SeedNote(); note != "" {
 		fmt.Fprintln(w, note)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := runner.NewTable(w, len(res.GroupHeader()))
 	head := append(res.GroupHeader(), "K", "theory eta", "monotone", "found eta", "unstable eta", "ratio", "2/lambda_max(0)", "trials")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, g := range res.Groups() {
