@@ -265,10 +265,10 @@ func WriteTable(w io.Writer, e Experiment, res *Result) error {
 		}
 	}
 	if res.Shard.Count > 0 {
-		_, err := fmt.Fprintf(w, "shard %s: its points are in %s (points/, params/); -merge writes metrics.csv, summary.json and plots/ once every shard is done\n",
+		_, err := fmt.Fprintf(w, "shard %s: its points are in %s (points/, params/)\n  -merge writes metrics.csv, summary.json and plots/ once every shard is done\n",
 			res.Shard, res.Dir)
 		return err
 	}
-	_, err := fmt.Fprintf(w, "results in %s (config.json, metrics.csv, summary.json, data/, params/, points/, plots/)\n", res.Dir)
+	_, err := fmt.Fprintf(w, "results in %s\n  config.json metrics.csv summary.json data/ params/ points/ plots/\n", res.Dir)
 	return err
 }
