@@ -74,7 +74,12 @@
 // point writes only its own files, so metrics.csv and summary.json are
 // byte-identical whatever the number of workers or the order in which
 // points finish (wall times aside). Floats are written with
-// strconv.FormatFloat(x, 'g', -1, 64), which reads back exactly; every file
+// strconv.FormatFloat(x, 'g', -1, 64), which reads back exactly. A value
+// that does not exist (a point not finished, a quantity undefined for the
+// point's model or not valid, a loss that overflowed: NaN or infinite in
+// memory) is null in JSON, with the record's status (or a status field
+// beside it) saying why, and an empty field in metrics.csv; both read
+// back as NaN (Number, ParseCSV). Every file
 // is written to a temporary file and renamed into place. LoadResult reads
 // a directory back; Result.Groups, Series and XAxis key tables and plots
 // by the swept values; with a seed axis (a key ending in "seed") they
