@@ -126,7 +126,8 @@ type Point struct {
 	TheoryMonotone bool          `json:"theory_monotone"`
 	// FoundEta is the largest step size found monotone; Unstable the
 	// smallest found not monotone (+Inf if none up to max_factor times
-	// the theory's); they are within a factor 1 + tolerance.
+	// the theory's: null in the files, NaN read back); they are within a
+	// factor 1 + tolerance.
 	FoundEta runner.Number `json:"found_eta"`
 	Unstable runner.Number `json:"unstable_eta"`
 	// Ratio is FoundEta / TheoryEta: how conservative the theory is.
