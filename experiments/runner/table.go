@@ -14,7 +14,7 @@ const DefaultTableWidth = 100
 // text/tabwriter: cells separated by tabs, a row per line (a trailing tab
 // is ignored); a line without a tab is text, printed as is between the
 // tables. Flush prints every cell right-aligned in columns two spaces
-// apart. Columns that do not fit the width go to a further block below
+// apart; a cell "NaN" (a value that does not exist) prints as "-". Columns that do not fit the width go to a further block below
 // the first, which repeats the key columns (the first keys columns, e.g.
 // the swept values naming the row), so every block reads on its own.
 type Table struct {
@@ -94,7 +94,7 @@ func (t *Table) render(out *strings.Builder, rows [][]string) {
 			if i == len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[i] = max(widths[i], runeLen(c))
+			widths[i] = max(widths[i], runeLen(c), 1)
 		}
 	}
 	keys := min(t.keys, len(widths))
@@ -108,6 +108,9 @@ func (t *Table) render(out *strings.Builder, rows [][]string) {
 				cell := ""
 				if c < len(r) {
 					cell = r[c]
+				}
+				if cell == "NaN" {
+					cell = "-"
 				}
 				if j > 0 {
 					line.WriteString("  ")
