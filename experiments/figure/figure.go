@@ -112,7 +112,7 @@ func nextSeries(p *plot.Plot) int {
 
 // SeriesOffset is the sideways shift of series j, as a fraction of the x
 // axis (of its decades on a log axis): 0, -1, +1, -2, +2, ... times it.
-const SeriesOffset = 0.012
+const SeriesOffset = 0.015
 
 // offsetX shifts x by series j's offset on axis a.
 func offsetX(a *plot.Axis, x float64, j int) float64 {
@@ -343,9 +343,9 @@ type errorPoints struct {
 // over each 95% interval where there is more than one repetition. With
 // logY, points whose mean is not > 0 are left out (counted in Hidden) and
 // bars clipped above 0. Each series AddStats draws on p is shifted
-// sideways by its own small offset (SeriesOffset), so that series with
-// equal values stay apart; call it after setting the x axis's range
-// (ValueAxis, IntAxis).
+// sideways by its own small offset (SeriesOffset) and drawn a little
+// thinner than the one before, so that series with equal values stay
+// apart; call it after setting the x axis's range (ValueAxis, IntAxis).
 func AddStats(p *plot.Plot, xs []float64, stats []runner.Stats, c color.Color, shape draw.GlyphDrawer, dash []vg.Length, legend string, logX, logY bool) error {
 	var keep plotter.XYs
 	var errs plotter.YErrors
@@ -378,8 +378,10 @@ func AddStats(p *plot.Plot, xs []float64, stats []runner.Stats, c color.Color, s
 	if err != nil {
 		return err
 	}
-	l.Color, l.Width, l.Dashes = c, vg.Points(1.5), dash
-	sc.Color, sc.Shape, sc.Radius = c, shape, vg.Points(3)
+	// Earlier series are drawn wider, so that one drawn over another with
+	// equal values still shows around it.
+	l.Color, l.Width, l.Dashes = c, vg.Points(max(2.2-0.3*float64(j), 1.2)), dash
+	sc.Color, sc.Shape, sc.Radius = c, shape, vg.Points(max(3.6-0.3*float64(j), 2.4))
 	p.Add(l, sc)
 	if bars {
 		eb, err := plotter.NewYErrorBars(errorPoints{keep, errs})
