@@ -58,6 +58,10 @@ func TestHiddenNoted(t *testing.T) {
 		if err := plots[0].SVG(&svg); err != nil {
 			t.Fatal(err)
 		}
+		var again bytes.Buffer
+		if err := plots[0].SVG(&again); err != nil || !bytes.Equal(again.Bytes(), svg.Bytes()) {
+			t.Errorf("a second SVG differs (%v): plots must be the same bytes every time", err)
+		}
 		if !bytes.HasPrefix(png.Bytes(), []byte("\x89PNG")) || !strings.Contains(svg.String(), "<svg") {
 			t.Fatalf("not a PNG (%q...) or not an SVG", png.Bytes()[:4])
 		}
