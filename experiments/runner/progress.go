@@ -147,8 +147,11 @@ func (d *display) track(p Progress) {
 }
 
 func timeLeft(p Progress) string {
-	if p.Left <= 0 {
+	switch {
+	case p.Left <= 0:
 		return "?"
+	case p.Left < time.Second:
+		return "<1s"
 	}
 	return p.Left.Round(time.Second).String()
 }
