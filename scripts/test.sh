@@ -5,7 +5,8 @@
 #    numpy round trips in datasets/), Debian's Jupyter and both notebook
 #    kernels, the patched gophernotes and GoNB (idempotent, a few minutes
 #    the first time),
-# 2. vets and runs the whole Go test suite, with the numpy round trips and
+# 2. installs tmux (the live display is tested in an 80-column tmux), vets
+#    and runs the whole Go test suite, with the numpy round trips and
 #    the notebook runner's self-test required (they fail rather than skip
 #    when numpy or a kernel is missing),
 # 3. runs the race detector over graph and experiments (below),
@@ -40,6 +41,14 @@ if [[ "${MHA_SKIP_NOTEBOOKS:-}" != 1 ]]; then
 fi
 
 # --- 2. the suite ----------------------------------------------------------------------
+# The live display's test runs a sweep in an 80-column tmux (Debian's).
+if ! command -v tmux >/dev/null; then
+	SUDO=
+	[[ $(id -u) -ne 0 ]] && SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+fi
+export MHA_TMUX_REQUIRED=1
 go vet ./...
 go test -count=1 -timeout 20m ./...
 

@@ -1,8 +1,15 @@
 // Package figure holds the drawing helpers the experiments share: plot
 // size, colours and glyphs, axes with labelled ticks, lines with points and
-// confidence bars, and rendering to PNG for the runner's plots/. It knows
-// nothing of experiments; the builders that pick what to draw live with
-// each experiment.
+// confidence bars, and rendering to PNG and SVG for the runner's plots/.
+// It knows nothing of experiments; the builders that pick what to draw
+// live with each experiment.
+//
+// Two rules keep a plot honest. Series of means drawn against the same x
+// values are shifted sideways by a small, distinct offset each (AddStats),
+// so that equal values (e.g. two initializations with the same margin)
+// show as separate markers instead of one hiding the other. Points a log
+// axis cannot show (values <= 0) are counted, and Plots adds a legend
+// line saying how many were left out.
 package figure
 
 import (
@@ -12,6 +19,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -21,7 +29,7 @@ import (
 	"github.com/mhattn/mha/experiments/runner"
 )
 
-// Size of every PNG.
+// Size of every plot (PNG and SVG).
 var (
 	Width  = 16 * vg.Centimeter
 	Height = 11 * vg.Centimeter
@@ -57,8 +65,9 @@ type Builder struct {
 	Build func(*runner.Result) (*plot.Plot, error)
 }
 
-// Plots builds each plot (a nil plot is skipped) and renders it: a
-// runner.PlotFunc.
+// Plots builds each plot (a nil plot is skipped) and renders it as PNG
+// and SVG: a runner.PlotFunc. A plot that left out points a log axis
+// cannot show gets a legend line saying how many.
 func Plots(builders ...Builder) runner.PlotFunc {
 	return func(res *runner.Result) ([]runner.NamedPlot, error) {
 		var out []runner.NamedPlot
@@ -68,15 +77,107 @@ func Plots(builders ...Builder) runner.PlotFunc {
 				return nil, fmt.Errorf("%s: %w", b.Name, err)
 			}
 			if p != nil {
-				out = append(out, runner.NamedPlot{Name: b.Name, Render: Render(p)})
+				NoteHidden(p)
+				out = append(out, runner.NamedPlot{Name: b.Name, Render: Render(p), SVG: RenderSVG(p)})
 			}
 		}
 		return out, nil
 	}
 }
 
+// hidden counts, per plot, the points left out because a log axis cannot
+// show them; stats counts the series AddStats drew, for their offsets.
+var hidden = struct {
+	sync.Mutex
+	n, stats map[*plot.Plot]int
+}{n: map[*plot.Plot]int{}, stats: map[*plot.Plot]int{}}
+
+func addHidden(p *plot.Plot, n int) {
+	if n == 0 {
+		return
+	}
+	hidden.Lock()
+	hidden.n[p] += n
+	hidden.Unlock()
+}
+
+// nextSeries returns the number of series AddStats drew on p before.
+func nextSeries(p *plot.Plot) int {
+	hidden.Lock()
+	defer hidden.Unlock()
+	j := hidden.stats[p]
+	hidden.stats[p]++
+	return j
+}
+
+// SeriesOffset is the sideways shift of series j, as a fraction of the x
+// axis (of its decades on a log axis): 0, -1, +1, -2, +2, ... times it.
+const SeriesOffset = 0.015
+
+// offsetX shifts x by series j's offset on axis a.
+func offsetX(a *plot.Axis, x float64, j int) float64 {
+	k := float64((j + 1) / 2)
+	if j%2 == 1 {
+		k = -k
+	}
+	if k == 0 || !(a.Max > a.Min) {
+		return x
+	}
+	if isLog(a) {
+		if !(a.Min > 0) {
+			return x
+		}
+		return x * math.Pow(a.Max/a.Min, SeriesOffset*k)
+	}
+	return x + SeriesOffset*k*(a.Max-a.Min)
+}
+
+func isLog(a *plot.Axis) bool {
+	_, ok := a.Scale.(plot.LogScale)
+	return ok
+}
+
+// shown keeps the points of xy that p's axes can show, counting in
+// Hidden those left out only for being <= 0 on a log axis.
+func shown(p *plot.Plot, xy plotter.XYs) plotter.XYs {
+	logX, logY := isLog(&p.X), isLog(&p.Y)
+	keep := Positive(xy, logX, logY)
+	addHidden(p, len(Positive(xy, false, false))-len(keep))
+	return keep
+}
+
+// Hidden is the number of points AddStats, AddLine and AddLinePoints left
+// out of p because a log axis of p cannot show them (values <= 0).
+func Hidden(p *plot.Plot) int {
+	hidden.Lock()
+	defer hidden.Unlock()
+	return hidden.n[p]
+}
+
+// NoteHidden adds to p's legend a line such as "3 points <= 0 not shown
+// (log axis)" if points were left out (see Hidden), once.
+func NoteHidden(p *plot.Plot) {
+	hidden.Lock()
+	n := hidden.n[p]
+	delete(hidden.n, p)
+	hidden.Unlock()
+	if n == 0 {
+		return
+	}
+	what := "points"
+	if n == 1 {
+		what = "point"
+	}
+	p.Legend.Add(fmt.Sprintf("%d %s <= 0 not shown (log axis)", n, what))
+}
+
 // Render renders p as a Width x Height PNG.
-func Render(p *plot.Plot) func(io.Writer) error {
+func Render(p *plot.Plot) func(io.Writer) error { return render(p, "png") }
+
+// RenderSVG renders p as a Width x Height SVG.
+func RenderSVG(p *plot.Plot) func(io.Writer) error { return render(p, "svg") }
+
+func render(p *plot.Plot, format string) func(io.Writer) error {
 	return func(w io.Writer) (err error) {
 		defer func() {
 			// gonum/plot panics on ranges it cannot draw; a plot is not
@@ -93,7 +194,7 @@ func Render(p *plot.Plot) func(io.Writer) error {
 				a.Min, a.Max = a.Min/2, a.Max*2+1
 			}
 		}
-		wt, err := p.WriterTo(Width, Height, "png")
+		wt, err := p.WriterTo(Width, Height, format)
 		if err != nil {
 			return err
 		}
@@ -193,7 +294,9 @@ func Positive(xy plotter.XYs, logX, logY bool) plotter.XYs {
 }
 
 // AddLine draws xy as a line; legend "" leaves it out of the legend.
+// Points p's axes cannot show are left out (see Hidden).
 func AddLine(p *plot.Plot, xy plotter.XYs, c color.Color, dash []vg.Length, legend string) error {
+	xy = shown(p, xy)
 	if len(xy) == 0 {
 		return nil
 	}
@@ -211,8 +314,10 @@ func AddLine(p *plot.Plot, xy plotter.XYs, c color.Color, dash []vg.Length, lege
 	return nil
 }
 
-// AddLinePoints draws xy as a line with a glyph at every point.
+// AddLinePoints draws xy as a line with a glyph at every point. Points
+// p's axes cannot show are left out (see Hidden).
 func AddLinePoints(p *plot.Plot, xy plotter.XYs, c color.Color, shape draw.GlyphDrawer, legend string) error {
+	xy = shown(p, xy)
 	if len(xy) == 0 {
 		return nil
 	}
@@ -236,16 +341,25 @@ type errorPoints struct {
 
 // AddStats draws the means of stats at xs joined by a line, with a bar
 // over each 95% interval where there is more than one repetition. With
-// logY, points whose mean is not > 0 are left out and bars clipped above 0.
+// logY, points whose mean is not > 0 are left out (counted in Hidden) and
+// bars clipped above 0. Each series AddStats draws on p is shifted
+// sideways by its own small offset (SeriesOffset) and drawn a little
+// thinner than the one before, so that series with equal values stay
+// apart; call it after setting the x axis's range (ValueAxis, IntAxis).
 func AddStats(p *plot.Plot, xs []float64, stats []runner.Stats, c color.Color, shape draw.GlyphDrawer, dash []vg.Length, legend string, logX, logY bool) error {
 	var keep plotter.XYs
 	var errs plotter.YErrors
 	bars := false
+	j := nextSeries(p)
 	for i, s := range stats {
 		q := plotter.XY{X: xs[i], Y: s.Mean}
 		if len(Positive(plotter.XYs{q}, logX, logY)) == 0 {
+			if len(Positive(plotter.XYs{q}, false, false)) == 1 {
+				addHidden(p, 1)
+			}
 			continue
 		}
+		q.X = offsetX(&p.X, q.X, j)
 		lo, hi := s.Mean-s.Lo, s.Hi-s.Mean
 		if math.IsNaN(lo) || math.IsNaN(hi) {
 			lo, hi = 0, 0
@@ -264,8 +378,10 @@ func AddStats(p *plot.Plot, xs []float64, stats []runner.Stats, c color.Color, s
 	if err != nil {
 		return err
 	}
-	l.Color, l.Width, l.Dashes = c, vg.Points(1.5), dash
-	sc.Color, sc.Shape, sc.Radius = c, shape, vg.Points(3)
+	// Earlier series are drawn wider, so that one drawn over another with
+	// equal values still shows around it.
+	l.Color, l.Width, l.Dashes = c, vg.Points(max(2.2-0.3*float64(j), 1.2)), dash
+	sc.Color, sc.Shape, sc.Radius = c, shape, vg.Points(max(3.6-0.3*float64(j), 2.4))
 	p.Add(l, sc)
 	if bars {
 		eb, err := plotter.NewYErrorBars(errorPoints{keep, errs})

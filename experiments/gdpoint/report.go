@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -37,7 +36,7 @@ func Table(w io.Writer, res *runner.Result) error {
 	if note := res.SeedNote(); note != "" {
 		fmt.Fprintf(w, "%s\n", note)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := runner.NewTable(w, len(res.GroupHeader()))
 	var head []string
 	for _, k := range axes {
 		head = append(head, res.AxisName(k))

@@ -175,6 +175,7 @@ func Unfinished(dir string, pt runner.Point) runner.Outcome {
 	}
 	nan := runner.NaN
 	r.TrainLoss, r.TestLoss, r.TrainErr, r.TestErr, r.DistFromInit, r.RelevantAttention = nan, nan, nan, nan, nan, nan
+	r.Eta, r.UniformAttention, r.WallSeconds = nan, nan, nan // not known here: null, not 0
 	return runner.Outcome{Status: r.Status, Rows: lines, Record: r}
 }
 
@@ -213,8 +214,11 @@ func Experiment(name, doc string, defaults func() *Config) runner.Experiment {
 func g4(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 
 // meanCI formats stats as "mean" or, over several repetitions,
-// "mean ±half-width of the 95% interval".
+// "mean ±half-width of the 95% interval"; "-" when no value exists.
 func meanCI(s runner.Stats) string {
+	if s.N == 0 {
+		return "-"
+	}
 	if s.N <= 1 || math.IsNaN(s.Hi) {
 		return g4(s.Mean)
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +32,7 @@ type CLI struct {
 	JSONLog        bool
 	Force          bool
 	Quiet          bool
+	Wide           bool // print tables in one block, however wide
 	PrintConfig    bool
 	AllowLargeGrid bool
 	Shard          Shard // -shard i/N; zero: every point
@@ -85,6 +85,7 @@ func ParseArgs(e Experiment, args []string, stderr io.Writer) (Config, CLI, erro
 	fs.BoolVar(&cli.JSONLog, "json-log", false, "log JSON lines instead of text")
 	fs.BoolVar(&cli.Force, "force", false, "delete the run in the output directory first (or write into a directory that is not a run)")
 	fs.BoolVar(&cli.Quiet, "quiet", false, "no progress bar or progress log lines; log only warnings and errors")
+	fs.BoolVar(&cli.Wide, "wide", false, fmt.Sprintf("print tables in one block however wide (default: fit %d columns, or a narrower terminal, by moving columns to further blocks)", DefaultTableWidth))
 	fs.BoolVar(&cli.PrintConfig, "print-config", false, "print the resolved config as JSON and exit")
 	shard := fs.String("shard", "", "run only shard `i/N` of the points (point k when k mod N = i) into -out; -merge assembles the shards")
 	fs.BoolVar(&cli.Merge, "merge", false, "run no point: check that every point in -out finished and write metrics.csv, summary.json and plots")
@@ -204,9 +205,9 @@ func Main(e Experiment, args []string, stdout, stderr io.Writer) int {
 		return slurmMain(e, cfg, cli, log, stdout, stderr)
 	}
 	opt := Options{Context: ctx, Log: log, Force: cli.Force, Shard: cli.Shard, Merge: cli.Merge, AllowLargeGrid: cli.AllowLargeGrid}
-	var bar *progressBar
+	var bar *display
 	if !cli.Quiet {
-		bar = newProgressBar(stderr, isTerminal(stderr), log)
+		bar = newDisplay(stderr, log)
 		opt.Progress = bar.update
 		if bar.terminal {
 			log.SetOutput(bar) // log lines clear the bar first
@@ -217,7 +218,7 @@ func Main(e Experiment, args []string, stdout, stderr io.Writer) int {
 		bar.finish()
 	}
 	if res != nil {
-		if terr := WriteTable(stdout, e, res); terr != nil {
+		if terr := WriteTable(WithTableWidth(stdout, tableWidth(stdout, cli.Wide)), e, res); terr != nil {
 			log.WithError(terr).Warn("table")
 		}
 	}
@@ -239,8 +240,20 @@ func Main(e Experiment, args []string, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
+// tableWidth is the width tables fit on stdout: DefaultTableWidth, or a
+// narrower terminal's width; 0 (any) with -wide.
+func tableWidth(stdout io.Writer, wide bool) int {
+	if wide {
+		return 0
+	}
+	if f, ok := stdout.(*os.File); ok && isTerminal(f) {
+		return min(DefaultTableWidth, terminalWidth(f))
+	}
+	return DefaultTableWidth
+}
+
 // WriteTable prints the experiment's table of res (or label and status per
-// point) and where the results are.
+// point) and where the results are. Tables fit TableWidth(w).
 func WriteTable(w io.Writer, e Experiment, res *Result) error {
 	if e.Table != nil {
 		if err := e.Table(w, res); err != nil {
@@ -252,86 +265,10 @@ func WriteTable(w io.Writer, e Experiment, res *Result) error {
 		}
 	}
 	if res.Shard.Count > 0 {
-		_, err := fmt.Fprintf(w, "shard %s: its points are in %s (points/, params/); -merge writes metrics.csv, summary.json and plots/ once every shard is done\n",
+		_, err := fmt.Fprintf(w, "shard %s: its points are in %s (points/, params/)\n  -merge writes metrics.csv, summary.json and plots/ once every shard is done\n",
 			res.Shard, res.Dir)
 		return err
 	}
-	_, err := fmt.Fprintf(w, "results in %s (config.json, metrics.csv, summary.json, data/, params/, points/, plots/)\n", res.Dir)
+	_, err := fmt.Fprintf(w, "results in %s\n  config.json metrics.csv summary.json data/ params/ points/ plots/\n", res.Dir)
 	return err
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// progressBar draws a one-line bar with ETA on a terminal, or logs a line
-// every progressLogInterval otherwise.
-type progressBar struct {
-	w        io.Writer
-	terminal bool
-	log      *logrus.Logger
-	mu       sync.Mutex
-	last     time.Time
-	drawn    bool
-}
-
-const (
-	progressLogInterval = 10 * time.Second
-	progressDrawEvery   = 200 * time.Millisecond
-)
-
-func newProgressBar(w io.Writer, terminal bool, log *logrus.Logger) *progressBar {
-	return &progressBar{w: w, terminal: terminal, log: log, last: time.Now()}
-}
-
-func (b *progressBar) update(p Progress) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	every := progressLogInterval
-	if b.terminal {
-		every = progressDrawEvery
-	}
-	if time.Since(b.last) < every {
-		return
-	}
-	b.last = time.Now()
-	eta := "?"
-	if p.ETA > 0 {
-		eta = p.ETA.Round(time.Second).String()
-	}
-	if !b.terminal {
-		b.log.WithFields(logrus.Fields{"done": fmt.Sprintf("%.0f%%", 100*p.Fraction()), "points_done": fmt.Sprintf("%d/%d", p.PointsDone, p.Points),
-			"eta": eta, "elapsed": p.Elapsed.Round(time.Second).String()}).Info("progress")
-		return
-	}
-	const width = 30
-	n := int(width * p.Fraction())
-	fmt.Fprintf(b.w, "\r\033[K[%s%s] %3.0f%%  points %d/%d  %s %d/%d  elapsed %s  ETA %s",
-		strings.Repeat("=", n), strings.Repeat(" ", width-n), 100*p.Fraction(), p.PointsDone, p.Points,
-		p.Label, p.Step, p.Steps, p.Elapsed.Round(time.Second), eta)
-	b.drawn = true
-}
-
-// Write writes a log line, first clearing the bar.
-func (b *progressBar) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.drawn {
-		io.WriteString(b.w, "\r\033[K")
-		b.drawn = false
-	}
-	return b.w.Write(p)
-}
-
-func (b *progressBar) finish() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.drawn {
-		fmt.Fprintln(b.w)
-	}
 }

@@ -84,7 +84,7 @@
 //	points/<dir>/   per point, as above
 //	params/<dir>/   per point, what the experiment saves (theta_0 and theta_K for GD points)
 //	data/           what the experiment saves (e.g. its datasets)
-//	plots/*.png     the experiment's plots
+//	plots/*.png     the experiment's plots, each also as *.svg beside it
 //	manifest.json   every file the program wrote with its SHA-256 (what -force may delete)
 //	.mha-lock, .mha-guard, .mha-holders/   the directory lock and its holders
 //
@@ -92,11 +92,30 @@
 // point writes only its own files, so metrics.csv and summary.json are
 // byte-identical whatever the number of workers or the order in which
 // points finish (wall times aside). Floats are written with
-// strconv.FormatFloat(x, 'g', -1, 64), which reads back exactly; every file
+// strconv.FormatFloat(x, 'g', -1, 64), which reads back exactly. A value
+// that does not exist (a point not finished, a quantity undefined for the
+// point's model or not valid, a loss that overflowed: NaN or infinite in
+// memory) is null in JSON, with the record's status (or a status field
+// beside it) saying why, and an empty field in metrics.csv; both read
+// back as NaN (Number, ParseCSV). Every file
 // is written to a temporary file and renamed into place. LoadResult reads
 // a directory back; Result.Groups, Series and XAxis key tables and plots
 // by the swept values; with a seed axis (a key ending in "seed") they
 // aggregate over it (Stats: mean and 95% interval).
+//
+// # What the user sees
+//
+// On a terminal (stderr) the program keeps a block at the bottom of the
+// screen, one line per running point (its label, a bar, its step) and a
+// total line (a bar, percent, points done, elapsed and time left), cut to
+// the terminal's width and redrawn in place at most five times a second;
+// log lines print above it, and at the end the total line stays, marked
+// "done". Elsewhere (a file, a pipe, a SLURM log) it logs a "progress"
+// line every 10 s with keys done, points_done, elapsed and time_left
+// ("eta" in the log is always a step size). -quiet shows neither. The
+// table on stdout fits 100 columns (or a narrower terminal): columns that
+// do not fit go to a further block that repeats the row's swept values;
+// -wide prints one block however wide.
 //
 // # When things go wrong
 //

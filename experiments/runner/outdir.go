@@ -262,11 +262,12 @@ func flatten(js []byte) map[string]string {
 // PlotFunc draws a sweep's plots.
 type PlotFunc func(res *Result) ([]NamedPlot, error)
 
-// NamedPlot is one PNG of plots/: its file name without .png and a
-// function that renders it.
+// NamedPlot is one plot of plots/: its file name without extension and
+// the functions that render it as PNG and (if not nil) as SVG.
 type NamedPlot struct {
 	Name   string
 	Render func(w io.Writer) error
+	SVG    func(w io.Writer) error
 }
 
 func writePlots(out string, res *Result, plots PlotFunc) error {
@@ -282,6 +283,11 @@ func writePlots(out string, res *Result, plots PlotFunc) error {
 	for _, p := range ps {
 		if err := atomicfile.Write(filepath.Join(dir, p.Name+".png"), p.Render); err != nil {
 			return fmt.Errorf("plots: %w", err)
+		}
+		if p.SVG != nil {
+			if err := atomicfile.Write(filepath.Join(dir, p.Name+".svg"), p.SVG); err != nil {
+				return fmt.Errorf("plots: %w", err)
+			}
 		}
 	}
 	return nil

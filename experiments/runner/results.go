@@ -19,15 +19,19 @@ import (
 var nanValue = math.NaN()
 
 // Number is a float64 that survives JSON: finite values are written in the
-// shortest form that reads back exactly (strconv 'g', -1), and NaN and
-// infinities, which JSON lacks, as the strings "NaN", "+Inf" and "-Inf".
+// shortest form that reads back exactly (strconv 'g', -1); NaN and
+// infinities, which JSON lacks, mean a value that does not exist (not
+// measured, not finished, undefined or not valid: the record's status or a
+// status field beside it says which) and are written as null, which reads
+// back as NaN. Strings ("NaN", "+Inf") of files written before are still
+// read.
 type Number float64
 
 // MarshalJSON implements json.Marshaler.
 func (x Number) MarshalJSON() ([]byte, error) {
 	f := float64(x)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return []byte(`"` + FormatFloat(f) + `"`), nil
+	if !finite(f) {
+		return []byte("null"), nil
 	}
 	return []byte(FormatFloat(f)), nil
 }
@@ -35,6 +39,10 @@ func (x Number) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON implements json.Unmarshaler.
 func (x *Number) UnmarshalJSON(b []byte) error {
 	s := string(b)
+	if s == "null" {
+		*x = Number(math.NaN())
+		return nil
+	}
 	if len(s) >= 2 && s[0] == '"' {
 		s = s[1 : len(s)-1]
 	}
@@ -52,15 +60,17 @@ var NaN = Number(math.NaN())
 // FormatFloat is the one float format of every result file.
 func FormatFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
-// CSVLine joins fields into a metrics row; floats in the one float format.
+// CSVLine joins fields into a metrics row; floats in the one float format,
+// except that a float that does not exist (NaN or infinite: not measured,
+// not finished, undefined, not valid) is an empty field.
 func CSVLine(fields ...any) string {
 	s := make([]string, len(fields))
 	for i, f := range fields {
 		switch f := f.(type) {
 		case float64:
-			s[i] = FormatFloat(f)
+			s[i] = csvFloat(f)
 		case Number:
-			s[i] = FormatFloat(float64(f))
+			s[i] = csvFloat(float64(f))
 		case int:
 			s[i] = strconv.Itoa(f)
 		case uint64:
@@ -76,8 +86,16 @@ func CSVLine(fields ...any) string {
 	return strings.Join(s, ",")
 }
 
+func csvFloat(x float64) string {
+	if !finite(x) {
+		return ""
+	}
+	return FormatFloat(x)
+}
+
 // ParseCSV splits a metrics row into the pointers' types (*string, *int,
-// *uint64, *float64, *bool), one field each.
+// *uint64, *float64, *Number, *bool), one field each. An empty float field
+// reads as NaN.
 func ParseCSV(line string, dst ...any) error {
 	f := strings.Split(line, ",")
 	if len(f) != len(dst) {
@@ -93,7 +111,11 @@ func ParseCSV(line string, dst ...any) error {
 		case *uint64:
 			*d, err = strconv.ParseUint(f[i], 10, 64)
 		case *float64:
-			*d, err = strconv.ParseFloat(f[i], 64)
+			*d, err = parseCSVFloat(f[i])
+		case *Number:
+			var x float64
+			x, err = parseCSVFloat(f[i])
+			*d = Number(x)
 		case *bool:
 			*d, err = strconv.ParseBool(f[i])
 		default:
@@ -104,6 +126,13 @@ func ParseCSV(line string, dst ...any) error {
 		}
 	}
 	return nil
+}
+
+func parseCSVFloat(s string) (float64, error) {
+	if s == "" {
+		return math.NaN(), nil
+	}
+	return strconv.ParseFloat(s, 64)
 }
 
 // WriteJSON writes v as indented JSON atomically.
@@ -517,17 +546,18 @@ func FitLogLog(x, y []float64) (slope, intercept float64) {
 
 // MeanCI formats, over a group's finished points, the values v(i) (i
 // indexes Records): "mean" for one point, "mean ±h" with h the half-width
-// of the 95% interval for several, "-" for none. Values print with 4
+// of the 95% interval for several, "-" for none (NaN values, which do not
+// exist, are left out). Values print with 4
 // significant digits.
 func (r *Result) MeanCI(g Group, v func(i int) float64) string {
 	var xs []float64
 	for _, i := range g.Records {
 		xs = append(xs, v(i))
 	}
-	if len(xs) == 0 {
+	s := NewStats(xs)
+	if s.N == 0 {
 		return "-"
 	}
-	s := NewStats(xs)
 	if s.N <= 1 || math.IsNaN(s.Hi) {
 		return strconv.FormatFloat(s.Mean, 'g', 4, 64)
 	}

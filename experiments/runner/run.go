@@ -263,25 +263,6 @@ type Options struct {
 	AllowLargeGrid bool
 }
 
-// Progress is the state of a running sweep.
-type Progress struct {
-	Done, Total float64       // work units (units times point cost), this session
-	Elapsed     time.Duration // since the sweep started
-	ETA         time.Duration // estimated time left; 0 while unknown
-	PointsDone  int
-	Points      int
-	Label       string // the point that just stepped
-	Step, Steps int    // its unit k and its number of units
-}
-
-// Fraction is Done/Total, or 0 when Total is 0.
-func (p Progress) Fraction() float64 {
-	if p.Total <= 0 {
-		return 0
-	}
-	return p.Done / p.Total
-}
-
 // ErrInterrupted is returned by a run whose Context was cancelled; every
 // running point wrote a checkpoint, and running the same config again
 // resumes it.
@@ -811,8 +792,8 @@ func (e *env) step(pt Point, k int, done bool) {
 	p := e.prog
 	p.Elapsed = time.Since(e.start)
 	if f := p.Fraction(); f > 0 {
-		p.ETA = time.Duration(float64(p.Elapsed) * (1 - f) / f)
+		p.Left = time.Duration(float64(p.Elapsed) * (1 - f) / f)
 	}
-	p.Label, p.Step, p.Steps = pt.Label, k, e.unitsOf(pt)
+	p.Label, p.Step, p.Steps, p.Finished = pt.Label, k, e.unitsOf(pt), done
 	e.progress(p)
 }

@@ -16,7 +16,7 @@ import (
 func TestZetaSweep(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	var stdout, stderr bytes.Buffer
-	args := []string{"-out", out, "-steps", "10", "-set", "data.train=32", "-set", "data.test=32", "-quiet"}
+	args := []string{"-out", out, "-steps", "10", "-set", "data.train=32", "-set", "data.test=32", "-quiet", "-wide"}
 	if code := runner.Main(experiment(), args, &stdout, &stderr); code != runner.ExitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
@@ -36,7 +36,7 @@ func TestZetaSweep(t *testing.T) {
 	if !strings.HasPrefix(string(b), "label,data.zeta,step,train_loss,test_loss,train_err,test_err,") {
 		t.Errorf("metrics.csv starts %q", string(b[:80]))
 	}
-	if tab := stdout.String(); !strings.Contains(tab, "zeta") || !strings.Contains(tab, "rel. attn") || !strings.Contains(tab, "test err") || strings.Count(tab, "\n") != 7 {
+	if tab := stdout.String(); !strings.Contains(tab, "zeta") || !strings.Contains(tab, "rel. attn") || !strings.Contains(tab, "test err") || strings.Count(tab, "\n") != 8 {
 		t.Errorf("table:\n%s", tab)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -302,7 +301,7 @@ func Table(w io.Writer, res *runner.Result) error {
 	if note := res.SeedNote(); note != "" {
 		fmt.Fprintln(w, note)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := runner.NewTable(w, len(res.GroupHeader()))
 	head := append(res.GroupHeader(), "status", "eta", "lambda_min/F at 0", "worst lambda_min/F", "-kappa", "max lambda_max", "L", "L/lambda_max")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, g := range res.Groups() {

@@ -12,7 +12,6 @@ import (
 	"io"
 	"math"
 	"strings"
-	"text/tabwriter"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -251,7 +250,7 @@ func Table(w io.Writer, res *runner.Result) error {
 	if note := res.SeedNote(); note != "" {
 		fmt.Fprintln(w, note)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := runner.NewTable(w, len(res.GroupHeader()))
 	head := append(res.GroupHeader(), "train loss", "test loss", "gap mean", "gap 95% lo", "gap 95% hi", "test err", "theory gap term")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, f := range fits {

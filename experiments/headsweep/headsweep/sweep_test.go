@@ -123,7 +123,7 @@ func TestPointIdentity(t *testing.T) {
 func TestSeedAxis(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	var stdout, stderr bytes.Buffer
-	args := append([]string{"-out", out, "-steps", "10", "-heads", "1,2", "-sweep", "data.seed=1,2,3"}, tinyArgs...)
+	args := append([]string{"-out", out, "-steps", "10", "-heads", "1,2", "-sweep", "data.seed=1,2,3", "-wide"}, tinyArgs...)
 	if code := runner.Main(Experiment, args, &stdout, &stderr); code != runner.ExitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
@@ -131,8 +131,9 @@ func TestSeedAxis(t *testing.T) {
 	if !strings.Contains(tab, "mean and 95% interval over 3 seeds (data.seed)") || !strings.Contains(tab, "seeds") || !strings.Contains(tab, " ±") {
 		t.Errorf("table:\n%s", tab)
 	}
-	// One row per head count: header, note, 2 rows, where.
-	if n := strings.Count(tab, "\n"); n != 5 {
+	// One row per head count (-wide: in one block): header, note, 2
+	// rows, where (2 lines).
+	if n := strings.Count(tab, "\n"); n != 6 {
 		t.Errorf("table has %d lines:\n%s", n, tab)
 	}
 	res, err := Load(out)

@@ -42,8 +42,10 @@ func CheckRun(t *testing.T, e runner.Experiment, res *runner.Result, plots []str
 		}
 	}
 	for _, p := range plots {
-		if st, err := os.Stat(filepath.Join(out, "plots", p+".png")); err != nil || st.Size() == 0 {
-			t.Errorf("plot %s missing or empty: %v", p, err)
+		for _, ext := range []string{".png", ".svg"} {
+			if st, err := os.Stat(filepath.Join(out, "plots", p+ext)); err != nil || st.Size() == 0 {
+				t.Errorf("plot %s%s missing or empty: %v", p, ext, err)
+			}
 		}
 	}
 	b, err := os.ReadFile(filepath.Join(out, "metrics.csv"))

@@ -14,7 +14,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg/draw"
@@ -222,7 +221,7 @@ func Table(w io.Writer, res *runner.Result) error {
 	if note := res.SeedNote(); note != "" {
 		fmt.Fprintln(w, note)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := runner.NewTable(w, len(res.GroupHeader()))
 	head := append(res.GroupHeader(), "gamma mean", "gamma 95% lo", "gamma 95% hi", "gamma min", "gamma max", "ideal gamma", "gamma/ideal", "rel. attn")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	unfinished := 0

@@ -56,7 +56,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// The table aggregates over the seed axis and says so.
 	var b bytes.Buffer
-	if err := Table(&b, res); err != nil {
+	if err := Table(runner.WithTableWidth(&b, 0), res); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "mean and 95% interval over 2 seeds (data.seed)") || strings.Count(b.String(), "\n") != 2+6 {

@@ -13,7 +13,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg/draw"
@@ -128,7 +127,8 @@ type Point struct {
 	TheoryMonotone bool          `json:"theory_monotone"`
 	// FoundEta is the largest step size found monotone; Unstable the
 	// smallest found not monotone (+Inf if none up to max_factor times
-	// the theory's); they are within a factor 1 + tolerance.
+	// the theory's: null in the files, NaN read back); they are within a
+	// factor 1 + tolerance.
 	FoundEta runner.Number `json:"found_eta"`
 	Unstable runner.Number `json:"unstable_eta"`
 	// Ratio is FoundEta / TheoryEta: how conservative the theory is.
@@ -291,7 +291,7 @@ func Table(w io.Writer, res *runner.Result) error {
 	if note := res.SeedNote(); note != "" {
 		fmt.Fprintln(w, note)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := runner.NewTable(w, len(res.GroupHeader()))
 	head := append(res.GroupHeader(), "K", "theory eta", "monotone", "found eta", "unstable eta", "ratio", "2/lambda_max(0)", "trials")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, g := range res.Groups() {
