@@ -276,3 +276,29 @@ func peakChild(t *testing.T) {
 	}
 	t.Fatal("no VmHWM in /proc/self/status")
 }
+
+// BenchmarkStepChunks times one GD step at n = 4096, T=16, d=32, H=16 in
+// chunks of B samples: the cost of chunking (refilling inputs, adding the
+// chunks' gradients) against one whole-batch graph (B = 4096).
+func BenchmarkStepChunks(b *testing.B) {
+	c := layers.Config{Heads: 16, Tokens: 16, Dim: 32}
+	data := randomData(4096, 16, 32, 51)
+	for _, chunk := range []int{256, 1024, 4096} {
+		b.Run(fmt.Sprintf("B%d", chunk), func(b *testing.B) {
+			m, err := NewModelOptions(arch(b, c), randomParams(b, c, 52), data, Options{ChunkSamples: chunk})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := m.Step(1e-3); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Step(1e-3); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
