@@ -14,13 +14,16 @@ float64, full batch, with the query/scale/train choices of the point:
     Phi(X) = s_H sum_h < U_h , softmax_rows(X_q W_h X^T) X >
     F = mean_i log(1 + exp(-y_i Phi(X_i))),   theta <- theta - eta grad F
 
-Points run one after another (torch.set_num_threads(threads) inside a
-step). Prints one JSON line per point and one for the whole sweep:
-{"sweep_seconds": wall time of the training loops, ...}.
+Points run on PROCS worker processes (one after another when PROCS = 1),
+each with torch.set_num_threads(THREADS), as our runner shares the cores
+between workers and a step's threads. Prints one JSON line per point and
+one for the whole sweep: {"training_seconds": wall time from the first
+point's start to the last point's end, data loading excluded, ...}.
 
-Usage: torch_headsweep.py RESULT_DIR THREADS
+Usage: torch_headsweep.py RESULT_DIR THREADS [PROCS]
 """
 import glob
+import multiprocessing
 import json
 import math
 import os
@@ -37,6 +40,26 @@ except ImportError as err:
 
 def load(path):
     return torch.from_numpy(np.load(path))
+
+
+_cache = {}
+
+
+def init_worker(threads):
+    torch.set_num_threads(threads)
+
+
+def run_point(args):
+    out, pdir = args
+    return point(out, pdir, _cache)
+
+
+def load_data(out, pdir):
+    with open(os.path.join(pdir, "result.json")) as f:
+        ddir = os.path.join(out, json.load(f)["data"])
+    if ddir not in _cache:
+        _cache[ddir] = [load(os.path.join(ddir, f)) for f in
+                        ("train_X.npy", "train_y.npy", "test_X.npy", "test_y.npy", "test_mask.npy")]
 
 
 def point(out, pdir, data_cache):
@@ -118,18 +141,30 @@ def point(out, pdir, data_cache):
 def main():
     out = sys.argv[1]
     threads = int(sys.argv[2])
-    torch.set_num_threads(threads)
+    procs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    if procs == 1:  # with a pool, only the workers touch OpenMP (fork-safe)
+        torch.set_num_threads(threads)
+    pdirs = sorted(glob.glob(os.path.join(out, "points", "*")))
+    for pdir in pdirs:
+        load_data(out, pdir)  # before the clock; forked workers inherit it
+    # Dearest (most heads) first, as our runner does.
+    def heads(pdir):
+        with open(os.path.join(pdir, "config.json")) as f:
+            return json.load(f)["config"].get("heads", 0)
+    pdirs.sort(key=heads, reverse=True)
     t0 = time.perf_counter()
-    cache = {}
-    total = 0.0
+    if procs > 1:
+        with multiprocessing.get_context("fork").Pool(procs, init_worker, (threads,)) as pool:
+            results = pool.map(run_point, [(out, p) for p in pdirs], chunksize=1)
+    else:
+        results = [run_point((out, p)) for p in pdirs]
+    wall = time.perf_counter() - t0
     worst = 0.0
-    for pdir in sorted(glob.glob(os.path.join(out, "points", "*"))):
-        r = point(out, pdir, cache)
-        total += r["seconds"]
+    for r in results:
         worst = max(worst, r["rel"]) if r["rel"] == r["rel"] else float("nan")
         print(json.dumps(r), flush=True)
-    print(json.dumps({"sweep_seconds": time.perf_counter() - t0, "training_seconds": total,
-                      "threads": torch.get_num_threads(), "torch": torch.__version__, "worst_rel": worst}), flush=True)
+    print(json.dumps({"training_seconds": wall, "threads": threads, "procs": procs,
+                      "torch": torch.__version__, "worst_rel": worst}), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@
 //
 //	go run ./bench/headsweep                             # the default sweep
 //	go run ./bench/headsweep -- -heads 1,4,16 -steps 200  # a shorter one
-//	GOMAXPROCS=1 go run ./bench/headsweep -threads 1 -- -set workers=1
+//	GOMAXPROCS=1 go run ./bench/headsweep -procs 1 -- -set workers=1
 //
 // Both sides get the same cores: ours runs points on the runner's workers
-// (sharing the cores with intra-step threads), PyTorch runs points in turn
-// on -threads threads (default: the CPU count, like GOMAXPROCS).
+// (default GOMAXPROCS, sharing the cores with intra-step threads), PyTorch
+// on -procs worker processes (default GOMAXPROCS) of -threads threads each
+// (default 1), dearest point first on both sides.
 package main
 
 import (
@@ -36,25 +37,26 @@ import (
 )
 
 type torchPoint struct {
-	Point        string  `json:"point"`
-	Heads        int     `json:"heads"`
-	Steps        int     `json:"steps"`
-	Status       string  `json:"status"`
-	GoStatus     string  `json:"go_status"`
-	Seconds      float64 `json:"seconds"`
-	GoSeconds    float64 `json:"go_seconds"`
-	TrainLoss    float64 `json:"train_loss"`
-	GoTrainLoss  float64 `json:"go_train_loss"`
-	Rel          float64 `json:"rel"`
-	SweepSeconds float64 `json:"sweep_seconds"`
-	Training     float64 `json:"training_seconds"`
-	Threads      int     `json:"threads"`
-	Torch        string  `json:"torch"`
-	Error        string  `json:"error"`
+	Point       string  `json:"point"`
+	Heads       int     `json:"heads"`
+	Steps       int     `json:"steps"`
+	Status      string  `json:"status"`
+	GoStatus    string  `json:"go_status"`
+	Seconds     float64 `json:"seconds"`
+	GoSeconds   float64 `json:"go_seconds"`
+	TrainLoss   float64 `json:"train_loss"`
+	GoTrainLoss float64 `json:"go_train_loss"`
+	Rel         float64 `json:"rel"`
+	Training    float64 `json:"training_seconds"`
+	Threads     int     `json:"threads"`
+	Procs       int     `json:"procs"`
+	Torch       string  `json:"torch"`
+	Error       string  `json:"error"`
 }
 
 func main() {
-	threads := flag.Int("threads", runtime.GOMAXPROCS(0), "PyTorch threads")
+	threads := flag.Int("threads", 1, "PyTorch threads per worker process")
+	procs := flag.Int("procs", runtime.GOMAXPROCS(0), "PyTorch worker processes (points in parallel)")
 	python := flag.String("python", "/usr/bin/python3", "interpreter that sees Debian's python3-torch")
 	keep := flag.String("out", "", "result directory to keep (default: a temporary one, removed)")
 	flag.Parse()
@@ -82,7 +84,7 @@ func main() {
 
 	_, self, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(self), "..", "torch_headsweep.py")
-	cmd := exec.Command(*python, script, dir, strconv.Itoa(*threads))
+	cmd := exec.Command(*python, script, dir, strconv.Itoa(*threads), strconv.Itoa(*procs))
 	t := strconv.Itoa(*threads)
 	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+t, "OPENBLAS_NUM_THREADS="+t, "MKL_NUM_THREADS="+t)
 	cmd.Stderr = os.Stderr
@@ -93,7 +95,7 @@ func main() {
 	if err := cmd.Start(); err != nil {
 		fail(err)
 	}
-	fmt.Println("| point | H | K | ours s (point) | PyTorch s (training) | ours/PyTorch | final train loss rel. diff |")
+	fmt.Println("| point | H | K | ours s (point) | PyTorch s (point) | ours/PyTorch | final train loss rel. diff |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
 	var worst float64
 	var total torchPoint
@@ -119,8 +121,8 @@ func main() {
 	if err := cmd.Wait(); err != nil {
 		fail(fmt.Errorf("torch: %w", err))
 	}
-	fmt.Printf("# whole sweep: ours %.1f s (program start to end: data, theory columns, files and plots included), PyTorch %.1f s (training loops of every point; %d threads, torch %s): ours/PyTorch = %.2f\n",
-		ours, total.Training, total.Threads, total.Torch, ours/total.Training)
+	fmt.Printf("# whole sweep: ours %.1f s (program start to end: data, theory columns, files and plots included), PyTorch %.1f s (first point's start to last point's end, data loading excluded; %d processes x %d threads, torch %s): ours/PyTorch = %.2f\n",
+		ours, total.Training, total.Procs, total.Threads, total.Torch, ours/total.Training)
 	if worst > 0 {
 		fail(fmt.Errorf("final losses differ (see above)"))
 	}
