@@ -1,5 +1,5 @@
 // Package graph compiles any attention model of package layers (a
-// layers.Model) into one Gorgonia graph over a whole batch and trains it by
+// layers.Model) into a Gorgonia graph over a batch and trains it by
 // full-batch gradient descent.
 //
 // A Model holds one compiled graph for a training set: X (n x T x d) and the
@@ -31,6 +31,19 @@
 // wrong values on these graphs: Model.HessVec takes central differences of
 // exact gradients, and SampleGradients gets per-sample gradients from a
 // graph compiled for one sequence and run once per sample.
+//
+// Memory: a data set of n > Options.ChunkSamples = B samples (default
+// DefaultChunkSamples) is worked through in chunks: one graph compiled for
+// B samples (and one for the n mod B left over) is run on each chunk in
+// turn, its inputs refilled, and the chunks' shares of F = mean_i l_i and
+// of grad F (sum over the chunk divided by n) are added in chunk order.
+// Memory is then bounded by B, apart from the data set and the n values of
+// Phi; n = 10^5 at T=16, d=32, H=16 trains within 2 GB (BENCHMARKS.md).
+// The chunk bounds depend on n and B only, and each chunk's run gives the
+// same bits for any ops.SetThreads, so a chunked run does too; it agrees
+// with the whole batch to rounding (about 1e-15 relative), not bit for
+// bit, because the mean is summed in another order. With n <= B the graph
+// is the unchunked one, bit for bit.
 //
 // GD.Run reports every state theta_0..theta_K to a Recorder and stops with
 // a *DivergedError naming the step when the loss or gradient stops being

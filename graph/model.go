@@ -9,18 +9,28 @@ import (
 )
 
 // Model is an attention model (any layers.Model) compiled over one training
-// set: a single Gorgonia graph for all samples that computes Phi, the
-// empirical risk F and its gradient. Its parameters change in place (by GD
-// steps or SetParams); the compiled machine is reused for every run.
+// set: a Gorgonia graph that computes Phi, the empirical risk F and its
+// gradient, over all samples at once or, for n > Options.ChunkSamples,
+// chunk by chunk (see Options). Its parameters change in place (by GD steps
+// or SetParams); the compiled machines are reused for every run.
 //
 // A Model is not safe for concurrent use; build one per goroutine.
 type Model struct {
-	prog   *program
+	prog   *batch
 	labels []float64
 }
 
-// NewModel compiles m for data, starting from params.
+// NewModel compiles m for data, starting from params, with the default
+// Options.
 func NewModel(m layers.Model, params *layers.Params, data *datasets.Dataset) (*Model, error) {
+	return NewModelOptions(m, params, data, Options{})
+}
+
+// NewModelOptions is NewModel with options.
+func NewModelOptions(m layers.Model, params *layers.Params, data *datasets.Dataset, o Options) (*Model, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	if err := m.Config().Validate(); err != nil {
 		return nil, err
 	}
@@ -30,7 +40,7 @@ func NewModel(m layers.Model, params *layers.Params, data *datasets.Dataset) (*M
 	if err := checkData(m.Config(), data); err != nil {
 		return nil, err
 	}
-	prog, err := newProgram(m, data.X, data.Y, data.N, programOptions{gradient: true})
+	prog, err := newBatch(m, data.X, data.Y, data.N, programOptions{gradient: true}, o)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,10 @@ type program struct {
 	params [][]float64 // read by the graph on every run
 	grads  [][]float64 // nil for frozen parameters or without gradients
 
+	// Inputs the graph reads on every run: a caller may refill them.
+	x []float64 // [n, T, d]
+	y []float64 // labels, nil for phiObjective
+
 	// Values copied out of the graph by Read nodes on every run.
 	loss         G.Value
 	phi          []float64
@@ -67,6 +71,14 @@ type programOptions struct {
 	objective objective
 	gradient  bool // gradient of the objective w.r.t. the trainable parameters
 	weights   bool // attention weights
+	// divisor, when > 0, replaces the mean over the batch by the sum over
+	// the batch divided by divisor: one chunk's share of the mean over all
+	// samples (riskObjective only).
+	divisor int
+	// params, when not nil, are the parameter slices the graph reads (in
+	// spec order), shared with other programs; otherwise newProgram
+	// allocates them.
+	params [][]float64
 }
 
 // newProgram compiles m over x ([n, T, d] row-major; the graph reads this
@@ -81,6 +93,7 @@ func newProgram(m layers.Model, x, y []float64, n int, opt programOptions) (*pro
 		grads:  make([][]float64, len(specs)),
 		loss:   G.NewF64(0),
 		phi:    make([]float64, n),
+		x:      x,
 	}
 	g := G.NewGraph()
 	// Every input is named: Gorgonia merges unnamed inputs of equal type
@@ -89,7 +102,11 @@ func newProgram(m layers.Model, x, y []float64, n int, opt programOptions) (*pro
 		G.WithValue(dense(x, n, c.Tokens, c.Dim)))
 	nodes := make([]*G.Node, len(specs))
 	for i, s := range specs {
-		p.params[i] = make([]float64, s.Size())
+		if opt.params != nil {
+			p.params[i] = opt.params[i]
+		} else {
+			p.params[i] = make([]float64, s.Size())
+		}
 		nodes[i] = G.NewTensor(g, tensor.Float64, len(s.Shape), G.WithShape(s.Shape...),
 			G.WithName("param:"+s.Name), G.WithValue(dense(p.params[i], s.Shape...)))
 	}
@@ -106,8 +123,9 @@ func newProgram(m layers.Model, x, y []float64, n int, opt programOptions) (*pro
 			return nil, err
 		}
 	} else {
+		p.y = append([]float64(nil), y...)
 		labels := G.NewVector(g, tensor.Float64, G.WithShape(n), G.WithName("y"),
-			G.WithValue(dense(append([]float64(nil), y...), n)))
+			G.WithValue(dense(p.y, n)))
 		margins, err := G.HadamardProd(out.Phi, labels)
 		if err != nil {
 			return nil, err
@@ -116,7 +134,15 @@ func newProgram(m layers.Model, x, y []float64, n int, opt programOptions) (*pro
 		if err != nil {
 			return nil, err
 		}
-		if cost, err = G.Mean(losses); err != nil {
+		if opt.divisor > 0 {
+			total, err := G.Sum(losses)
+			if err != nil {
+				return nil, err
+			}
+			if cost, err = G.HadamardDiv(total, G.NewConstant(float64(opt.divisor))); err != nil {
+				return nil, err
+			}
+		} else if cost, err = G.Mean(losses); err != nil {
 			return nil, err
 		}
 	}
@@ -163,15 +189,6 @@ func (p *program) setParams(params *layers.Params) {
 	}
 }
 
-// currentParams returns a copy of the graph's parameters.
-func (p *program) currentParams() *layers.Params {
-	q := layers.NewZeroParams(p.model)
-	for i := range p.params {
-		copy(q.List[i].Data, p.params[i])
-	}
-	return q
-}
-
 // run executes the graph once at the current parameters.
 func (p *program) run() error {
 	p.vm.Reset()
@@ -193,24 +210,4 @@ func (p *program) gradient(dst []float64) {
 			off += copy(dst[off:], p.grads[i])
 		}
 	}
-}
-
-// gradNorm is the norm of the trainable gradient of the last run.
-func (p *program) gradNorm() float64 {
-	var total float64
-	for _, g := range p.grads {
-		total = hypot(total, norm(g))
-	}
-	return total
-}
-
-// errorRate is the fraction of sequences with y_i Phi_i <= 0 in the last run.
-func (p *program) errorRate(labels []float64) float64 {
-	wrong := 0
-	for i, phi := range p.phi {
-		if labels[i]*phi <= 0 {
-			wrong++
-		}
-	}
-	return float64(wrong) / float64(len(p.phi))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/mhattn/mha/internal/atomicfile"
+	"github.com/mhattn/mha/layers/ops"
 )
 
 // Experiment is everything the runner needs of an experiment, as values:
@@ -405,7 +406,12 @@ func Run(e Experiment, cfg Config, opt Options) (*Result, error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	for range min(s.Workers, max(len(todo), 1)) {
+	workers := min(s.Workers, max(len(todo), 1))
+	// Cores are shared: workers x intra-step threads <= cores (issue 18).
+	// Results do not depend on the thread count.
+	defer ops.SetThreads(ops.Threads())
+	ops.SetThreads(max(1, numCPU()/workers))
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,0 +1,52 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/mhattn/mha/layers/ops"
+)
+
+// Workers share the cores with the threads of one step: a point sees
+// max(1, cores/workers) threads, and the setting is restored after the run.
+func TestWorkersShareCores(t *testing.T) {
+	defer func(f func() int) { numCPU = f }(numCPU)
+	numCPU = func() int { return 8 }
+	before := ops.Threads()
+	for _, tc := range []struct{ workers, points, want int }{
+		{1, 3, 8}, {2, 3, 4}, {3, 3, 2}, {8, 8, 1}, {9, 10, 1},
+		{4, 2, 4}, // only 2 points: 2 workers start, 4 threads each
+	} {
+		var mu sync.Mutex
+		seen := map[int]bool{}
+		e := Experiment{
+			Name:     "threads",
+			Defaults: func() Config { return newToy() },
+			Point: func(ctx context.Context, w *Work) (Outcome, error) {
+				mu.Lock()
+				seen[ops.Threads()] = true
+				mu.Unlock()
+				return Outcome{Status: StatusOK, Record: map[string]int{"threads": ops.Threads()}}, nil
+			},
+		}
+		c := newToy()
+		c.Out = t.TempDir()
+		c.Workers = tc.workers
+		var vals []string
+		for a := 1; a <= tc.points; a++ {
+			vals = append(vals, fmt.Sprint(a))
+		}
+		c.Sweep = Axes{axis("a", vals...)}
+		if _, err := Run(e, c, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 1 || !seen[tc.want] {
+			t.Errorf("%d workers, %d points on 8 cores: points saw threads %v, want %d", tc.workers, tc.points, seen, tc.want)
+		}
+		if got := ops.Threads(); got != before {
+			t.Errorf("after the run: %d threads, want %d as before", got, before)
+		}
+	}
+}
