@@ -17,7 +17,6 @@ import (
 	"github.com/mhattn/mha/theory"
 )
 
-
 // Table prints one row per group of points (the points that share every
 // swept value but the seeds: with a seed axis, numbers are the mean and
 // the half-width of the 95% interval over the seeds): the swept values,
