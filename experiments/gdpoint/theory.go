@@ -196,8 +196,10 @@ func (b *BoundInfo) FailingHypothesis(which string) string {
 	return ""
 }
 
-// boundInfo is the record of a prediction.
-func boundInfo(pred *theory.Prediction, n int) *BoundInfo {
+// NewBoundInfo is the record of a prediction for a training set of n
+// samples: its bounds at K, its hypotheses and its verdicts as they stand
+// (call it again after CheckPath and CheckTokenNorm).
+func NewBoundInfo(pred *theory.Prediction, n int) *BoundInfo {
 	a, c := pred.TrainCoefficients()
 	b := &BoundInfo{FStar: runner.Number(pred.FStar), Distance: runner.Number(pred.Distance), Eta: runner.Number(pred.Eta), Steps: pred.Steps,
 		TrainA: runner.Number(a), TrainC: runner.Number(c), PathRadius: runner.Number(pred.PathRadius), MaxDistance: runner.Number(pred.MaxDistance),
@@ -223,7 +225,7 @@ func (th *Theory) CheckRun(maxDistance float64, test *datasets.Dataset) {
 	if test != nil {
 		th.pred.CheckTokenNorm(theory.TokenNorm(test))
 	}
-	th.Bound = boundInfo(th.pred, th.pred.Samples)
+	th.Bound = NewBoundInfo(th.pred, th.pred.Samples)
 }
 
 // PointTheory is the theory's numbers of a point: the constants over the
@@ -267,7 +269,7 @@ func PointTheory(s *Start) (Theory, error) {
 	pred := theory.NewPrediction(cert, s.Eta, c.Steps, func(rad float64) theory.Constants { return theory.ConstantsOverBall(lc, p0, r, rad) },
 		theory.OutputBound(lc, p0, r))
 	th.pred = &pred
-	th.Bound = boundInfo(th.pred, train.N)
+	th.Bound = NewBoundInfo(th.pred, train.N)
 	return th, nil
 }
 
