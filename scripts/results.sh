@@ -6,8 +6,10 @@
 #   bash scripts/results.sh                  # every experiment, then the document
 #   bash scripts/results.sh headsweep margin # only these experiments, then the document
 #   MHA_RESULTS_SKIP_RUN=1 bash scripts/results.sh   # only the document, from the last runs
-#   MHA_RESULTS_ARGS="-sweep data.seed=1,2,3,4,5" bash scripts/results.sh headsweep
+#   MHA_RESULTS_SEEDS=5 bash scripts/results.sh   # every experiment over data seeds 1..5 (replaces their seed axis)
+#   MHA_RESULTS_ARGS="-set steps=500" bash scripts/results.sh headsweep   # extra flags for every program
 #
+# MHA_RESULTS_SEEDS must be an integer >= 1 (exit 2 otherwise, before anything runs).
 # Every folder experiments/<name>/ with a main.go that is an experiment
 # program is run (the list is not fixed here: new experiments are picked
 # up, removed ones dropped), one after the other, each on all cores, into
@@ -23,6 +25,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=results/docs
+
+args=${MHA_RESULTS_ARGS:-}
+if [ -n "${MHA_RESULTS_SEEDS:-}" ]; then
+	if ! [[ "$MHA_RESULTS_SEEDS" =~ ^[0-9]+$ ]] || [ "$MHA_RESULTS_SEEDS" -lt 1 ]; then
+		echo "MHA_RESULTS_SEEDS = \"$MHA_RESULTS_SEEDS\": must be an integer >= 1 (the number of data seeds)" >&2
+		exit 2
+	fi
+	args="$args -sweep data.seed=$(seq -s, 1 "$MHA_RESULTS_SEEDS")"
+fi
 mkdir -p "$out"
 
 experiments=("$@")
@@ -47,8 +58,9 @@ if [ "${MHA_RESULTS_SKIP_RUN:-0}" != 1 ]; then
 		echo "== $name" >&2
 		start=$(date +%s)
 		status=0
+		echo "$args" >"$out/$name.args"
 		# shellcheck disable=SC2086
-		"$bin/$name" -out "$out/$name" -quiet ${MHA_RESULTS_ARGS:-} >"$out/$name.stdout" 2>"$out/$name.stderr" || status=$?
+		"$bin/$name" -out "$out/$name" -quiet $args >"$out/$name.stdout" 2>"$out/$name.stderr" || status=$?
 		end=$(date +%s)
 		echo "$((end - start))" >"$out/$name.seconds"
 		echo "$status" >"$out/$name.exit"
