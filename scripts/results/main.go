@@ -98,7 +98,7 @@ type section struct {
 	Claims  []string       // measured statements, markdown
 	Seconds string
 	Exit    string
-	Args    string // extra arguments of the run (MHA_RESULTS_ARGS)
+	Args    string   // extra arguments of the run (MHA_RESULTS_ARGS)
 	Plots   []string // paths relative to the document
 	Table   string
 }

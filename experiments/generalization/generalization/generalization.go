@@ -91,7 +91,7 @@ type Point struct {
 	BoundReason string             `json:"bound_reason,omitempty"`
 	BoundError  string             `json:"bound_error,omitempty"`
 	Bound       *gdpoint.BoundInfo `json:"bound,omitempty"`
-	WallSeconds runner.Number `json:"wall_seconds"`
+	WallSeconds runner.Number      `json:"wall_seconds"`
 }
 
 // Experiment is the generalization experiment for the runner.

@@ -143,10 +143,10 @@ type Point struct {
 	// StepRule is the config's step rule (step.rule) and RuleEta the eta
 	// it gives: theory_eta, curvature_rule_eta or the config's eta; the
 	// search compares every rule, this one is what training would use.
-	StepRule string        `json:"step_rule"`
-	RuleEta  runner.Number `json:"rule_eta"`
-	Trials       int           `json:"trials"`
-	WallSeconds  runner.Number `json:"wall_seconds"`
+	StepRule    string        `json:"step_rule"`
+	RuleEta     runner.Number `json:"rule_eta"`
+	Trials      int           `json:"trials"`
+	WallSeconds runner.Number `json:"wall_seconds"`
 }
 
 // stepSizeLanczos is the number of Lanczos iterations for lambda_max(theta_0).
