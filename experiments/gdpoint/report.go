@@ -23,7 +23,8 @@ import (
 // status, the step rule, eta and the L over its ball, the NTK margin
 // gamma (its status when not certified), the final training loss beside
 // the theory's bound at K ("n/a (<hypothesis>)" where a hypothesis of the
-// bound does not hold for the run, with the reasons below the table), the
+// bound does not hold for the run; below the table each failing
+// hypothesis with its count and one point's reason), the
 // training error, test loss and error, the distance travelled and the
 // attention mass on relevant test tokens.
 func Table(w io.Writer, res *runner.Result) error {
@@ -51,7 +52,8 @@ func Table(w io.Writer, res *runner.Result) error {
 	}
 	head = append(head, "status", "step", "step_rule", "eta", "L", "gamma", "train loss", "bound", "train err", "test loss", "test err", "||theta_K-theta_0||", "rel. attn", "seconds")
 	fmt.Fprintln(tw, join(head)+"\t")
-	var notes []string
+	var notes [][2]string // first failing hypothesis, an example reason
+	noteCount := map[string]int{}
 	for _, g := range res.Groups() {
 		var cells []string
 		for _, k := range axes {
@@ -80,9 +82,10 @@ func Table(w io.Writer, res *runner.Result) error {
 		}
 		bound, why := boundCell(pts, g.Records, stat)
 		for _, r := range why {
-			if !slices.Contains(notes, r) {
+			if _, ok := noteCount[r[0]]; !ok {
 				notes = append(notes, r)
 			}
+			noteCount[r[0]]++
 		}
 		cells = append(cells, status, step, ruleCell(pts, g.Records),
 			stat(func(p PointResult) float64 { return float64(p.Eta) }),
@@ -101,9 +104,9 @@ func Table(w io.Writer, res *runner.Result) error {
 		return err
 	}
 	if len(notes) > 0 {
-		fmt.Fprintln(w, "bound n/a: the training bound at K is printed only where every hypothesis it needs holds; the first that does not:")
+		fmt.Fprintln(w, "bound n/a: the training bound at K is printed only where every hypothesis it needs holds; the first that does not (summary.json: theory.bound.hypotheses):")
 		for _, n := range notes {
-			fmt.Fprintf(w, "  %s\n", n)
+			fmt.Fprintf(w, "  %s at %d points, e.g. %s\n", n[0], noteCount[n[0]], n[1])
 		}
 	}
 	return nil
@@ -113,10 +116,10 @@ func Table(w io.Writer, res *runner.Result) error {
 // the stats where it is valid for every point, else "n/a (<hypothesis>:
 // <verdict>)" (with how many points it fails for when not all), and the
 // failing hypotheses' reasons for the table's notes.
-func boundCell(pts []PointResult, idx []int, stat func(func(PointResult) float64) string) (string, []string) {
+func boundCell(pts []PointResult, idx []int, stat func(func(PointResult) float64) string) (string, [][2]string) {
 	bad := 0
 	var first string
-	var why []string
+	var why [][2]string
 	for _, i := range idx {
 		b := pts[i].Theory.Bound
 		if b != nil && b.TrainValid {
@@ -128,7 +131,7 @@ func boundCell(pts []PointResult, idx []int, stat func(func(PointResult) float64
 		case b == nil && pts[i].Theory.NotDefined != "":
 			name, reason = "not defined", pts[i].Theory.NotDefined
 		case b == nil:
-			name, reason = "no certificate", "no certificate: "+pts[i].Theory.CertificateError
+			name, reason = "no certificate", pts[i].Theory.CertificateError
 		default:
 			name, reason = b.FailingHypothesis(theory.ForTrain), b.TrainReason
 			name += ": " + verdictOf(b, name)
@@ -136,9 +139,7 @@ func boundCell(pts []PointResult, idx []int, stat func(func(PointResult) float64
 		if first == "" {
 			first = name
 		}
-		if reason != "" && !slices.Contains(why, reason) {
-			why = append(why, reason)
-		}
+		why = append(why, [2]string{name, reason})
 	}
 	switch {
 	case len(idx) == 0:
