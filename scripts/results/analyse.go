@@ -147,6 +147,10 @@ func groupStats(g runner.Group, f func(i int) float64) runner.Stats {
 	return runner.NewStats(v)
 }
 
+// flat is the relative change between a series' ends below which trend
+// calls it flat.
+const flat = 0.05
+
 // trend states how a quantity changes along a series' x values: from its
 // first to its last value, the log-log slope when both are positive
 // (and x is), and whether the change exceeds the 95% intervals (with
@@ -163,8 +167,8 @@ func trend(what, xname string, xs []float64, st []runner.Stats, logFit bool) str
 	if last.Mean < first.Mean {
 		dir = "falls"
 	}
-	if last.Mean == first.Mean {
-		dir = "does not change"
+	if math.Abs(last.Mean-first.Mean) <= flat*math.Max(math.Abs(first.Mean), math.Abs(last.Mean)) {
+		dir = fmt.Sprintf("changes by at most %g%% (flat)", 100*flat)
 	}
 	up, down := 0, 0
 	for i := 1; i < len(st); i++ {
@@ -175,7 +179,7 @@ func trend(what, xname string, xs []float64, st []runner.Stats, logFit bool) str
 			down++
 		}
 	}
-	s := fmt.Sprintf("%s %s from %s (%s = %g) to %s (%s = %g); it falls at %d and rises at %d of %d steps along %s",
+	s := fmt.Sprintf("%s %s: from %s (%s = %g) to %s (%s = %g); it falls at %d and rises at %d of %d steps along %s",
 		what, dir, g3(first.Mean), xname, xs[0], g3(last.Mean), xname, xs[len(xs)-1], down, up, len(st)-1, xname)
 	if logFit {
 		var lx, ly []float64
