@@ -500,9 +500,15 @@ func genClaims(res *runner.Result) ([]string, error) {
 		if math.IsNaN(f.Slope) {
 			verdict = "not fitted (a gap <= 0)"
 		}
-		var ns []string
+		var ns, nonpos []string
 		for _, g := range f.Groups {
 			ns = append(ns, fmt.Sprintf("n = %d: %s", g.N, g3(g.Gap.Mean)))
+			if !(g.Gap.Mean > 0) {
+				nonpos = append(nonpos, fmt.Sprint(g.N))
+			}
+		}
+		if len(nonpos) > 0 {
+			verdict += fmt.Sprintf("; the mean gap is <= 0 (test loss at or below training loss) at n = %s, which the log-log fit leaves out", strings.Join(nonpos, ", "))
 		}
 		out = append(out, fmt.Sprintf("%s: the gap at K falls with n with log-log slope %.3f (1/n is -1; within 0.25 counted as consistent): %s; least-squares C = %s. Mean gaps: %s.",
 			name, f.Slope, verdict, g3(f.C), strings.Join(ns, ", ")))
