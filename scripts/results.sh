@@ -4,7 +4,7 @@
 # text cannot drift from the code.
 #
 #   bash scripts/results.sh                  # every experiment, then the document
-#   bash scripts/results.sh headsweep margin # only these experiments, then the document
+#   bash scripts/results.sh headsweep margin # rerun only these, then the document (from every run in results/docs)
 #   MHA_RESULTS_SKIP_RUN=1 bash scripts/results.sh   # only the document, from the last runs
 #   MHA_RESULTS_SEEDS=5 bash scripts/results.sh   # every experiment over data seeds 1..5 (replaces their seed axis)
 #   MHA_RESULTS_ARGS="-set steps=500" bash scripts/results.sh headsweep   # extra flags for every program
@@ -68,4 +68,6 @@ if [ "${MHA_RESULTS_SKIP_RUN:-0}" != 1 ]; then
 	done
 fi
 
-go run ./scripts/results -in "$out" -doc docs/results.md -img docs/img "${experiments[@]}"
+# The document covers every result directory under $out, also those of
+# experiments not rerun this time.
+go run ./scripts/results -in "$out" -doc docs/results.md -img docs/img
