@@ -15,6 +15,7 @@ import (
 	"github.com/mhattn/mha/experiments/margin/margin"
 	"github.com/mhattn/mha/experiments/runner"
 	"github.com/mhattn/mha/experiments/stepsize/stepsize"
+	"github.com/mhattn/mha/layers"
 	"github.com/mhattn/mha/theory"
 )
 
@@ -428,7 +429,7 @@ func marginClaims(res *runner.Result) ([]string, error) {
 		} else {
 			verdict += " (every margin certified)"
 		}
-		out = append(out, fmt.Sprintf("%s: the NTK features at theta_0 are %s.", name, verdict))
+		out = append(out, fmt.Sprintf("%s: the NTK features at theta_0 are %s.%s", name, verdict, dimensionNote(res, s, x, xn)))
 		out = append(out, fmt.Sprintf("%s: %s.", name, trend("gamma", xn, s.X, gs, x == "heads")))
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, r := range ratio {
@@ -670,4 +671,37 @@ func convexityClaims(res *runner.Result) ([]string, error) {
 		out = append(out, fmt.Sprintf("The theory's lambda_min >= -kappa F holds along the path at %d of %d points and lambda_max <= L at %d of %d (constants over the ball the path stayed in).", kOK, n, lOK, n))
 	}
 	return out, nil
+}
+
+// dimensionNote says when the NTK has at least as many features
+// (trainable parameters P) as training samples n at some point of a
+// series: there separability can follow from counting dimensions.
+func dimensionNote(res *runner.Result, s runner.Series, x, xn string) string {
+	c := gdpoint.Of(res.Config)
+	var counted []string
+	for j, g := range s.Groups {
+		if len(g.Records) == 0 {
+			continue
+		}
+		pc := *c
+		// The point's own config: heads, n, d, T and the blocks may be swept.
+		if pg, ok := res.Records[g.Records[0]].Value(x); ok && x == "heads" {
+			pc.Heads = int(pg.Float())
+		}
+		if v, ok := res.Records[g.Records[0]].Value("data.train"); ok {
+			pc.Data.Train = int(v.Float())
+		}
+		m, err := pc.NewModel()
+		if err != nil {
+			continue
+		}
+		if p := layers.NumTrainable(m); p >= pc.Data.Train {
+			counted = append(counted, fmt.Sprintf("%g (P = %d)", s.X[j], p))
+		}
+	}
+	if len(counted) == 0 {
+		return fmt.Sprintf(" The NTK has fewer features than the n = %d samples at every point, so separability is not a dimension count.", c.Data.Train)
+	}
+	return fmt.Sprintf(" At %s = %s the NTK has at least as many features P as the n = %d samples: there separability can follow from counting dimensions.",
+		xn, strings.Join(counted, ", "), c.Data.Train)
 }
