@@ -684,7 +684,7 @@ func dimensionNote(res *runner.Result, s runner.Series, x, xn string) string {
 			continue
 		}
 		pc := *c
-		// The point's own config: heads, n, d, T and the blocks may be swept.
+		// The point's heads and n when swept (other swept keys are not applied).
 		if pg, ok := res.Records[g.Records[0]].Value(x); ok && x == "heads" {
 			pc.Heads = int(pg.Float())
 		}
