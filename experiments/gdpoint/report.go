@@ -106,7 +106,11 @@ func Table(w io.Writer, res *runner.Result) error {
 	if len(notes) > 0 {
 		fmt.Fprintln(w, "bound n/a: the training bound at K is printed only where every hypothesis it needs holds; the first that does not (summary.json: theory.bound.hypotheses):")
 		for _, n := range notes {
-			fmt.Fprintf(w, "  %s at %d points, e.g. %s\n", n[0], noteCount[n[0]], n[1])
+			if strings.HasPrefix(n[1], strings.SplitN(n[0], ":", 2)[0]) {
+				fmt.Fprintf(w, "  at %d points: %s (numbers of the first)\n", noteCount[n[0]], n[1])
+			} else {
+				fmt.Fprintf(w, "  %s at %d points: %s (the first)\n", n[0], noteCount[n[0]], n[1])
+			}
 		}
 	}
 	return nil
