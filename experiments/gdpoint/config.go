@@ -12,6 +12,7 @@ import (
 	"github.com/mhattn/mha/experiments/runner"
 	"github.com/mhattn/mha/graph"
 	"github.com/mhattn/mha/layers"
+	"github.com/mhattn/mha/theory"
 )
 
 // Config is the config of a GD point, shared by the experiments that
@@ -41,9 +42,12 @@ type Config struct {
 	// LogEvery is the interval in steps between metric rows; the last
 	// step is always logged. 0 selects max(1, Steps/50). In [0, Steps].
 	LogEvery int `json:"log_every"`
-	// Eta is a fixed GD step size; 0 (default) derives it from the theory
-	// (theory.StepSizeFor). 0 or finite > 0.
+	// Eta is the fixed GD step size of step.rule "fixed"; 0 (default)
+	// leaves eta to the rule. 0 or finite > 0; > 0 only with rule "fixed"
+	// or "" (which it then selects).
 	Eta float64 `json:"eta"`
+	// Step is the step-size rule (theory.StepRule).
+	Step StepConfig `json:"step"`
 	// MaxLoss is the divergence threshold: GD stops as "diverged" when
 	// the training loss is NaN, infinite or above it. 0 (default) selects
 	// graph.DefaultMaxLoss = 1000. 0 or finite > 0.
@@ -52,6 +56,22 @@ type Config struct {
 	// (theory.Realize). Default 0.05; in (0, 1).
 	CertEps float64 `json:"cert_eps"`
 }
+
+// StepConfig chooses how a point's constant step size eta is derived.
+type StepConfig struct {
+	// Rule is "theory" (theory.StepSizeFor: 1/L over the ball GD provably
+	// stays in, the paper's model only), "curvature" (eta = c /
+	// lambda_max(Hess F(theta_0)), Lanczos; any model) or "fixed" (the
+	// config's eta, > 0). "" (default) selects "fixed" when eta > 0, else
+	// "theory" (Config.StepRule).
+	Rule string `json:"rule"`
+	// C is the factor c of the curvature rule. Default 1; finite > 0 (on
+	// a quadratic, c < 2 is stable).
+	C float64 `json:"c"`
+}
+
+// DefaultStepC is the default factor c of the curvature rule.
+const DefaultStepC = 1
 
 // ModelConfig is the architecture (layers.Config) without heads, tokens
 // and dim, which come from the config's heads and data.
@@ -96,6 +116,7 @@ func DefaultConfig(out string) Config {
 		Init:     layers.DefaultInit(),
 		Heads:    1,
 		Steps:    DefaultSteps,
+		Step:     StepConfig{C: DefaultStepC},
 		CertEps:  DefaultCertEps,
 	}
 }
@@ -190,10 +211,9 @@ func (c *Config) Validate() error {
 		bad("log_every", c.LogEvery, fmt.Sprintf("an integer in [0, steps = %d] (0: about %d rows)", c.Steps, defaultRows))
 	}
 	if !(c.Eta >= 0 && finite(c.Eta)) {
-		bad("eta", c.Eta, "0 (theory step size) or a finite value > 0")
-	} else if c.Eta == 0 && !c.IsPaper() {
-		bad("eta", c.Eta, fmt.Sprintf("a finite value > 0: the theory step size is not defined for model kind %q", c.Model.Kind))
+		bad("eta", c.Eta, "0 (the step rule derives eta) or a finite value > 0")
 	}
+	errs = append(errs, c.validateStep()...)
 	if !(c.MaxLoss >= 0 && finite(c.MaxLoss)) {
 		bad("max_loss", c.MaxLoss, fmt.Sprintf("0 (selects %g) or a finite value > 0", float64(graph.DefaultMaxLoss)))
 	}
@@ -201,6 +221,60 @@ func (c *Config) Validate() error {
 		bad("cert_eps", c.CertEps, "a value in (0, 1)")
 	}
 	return errors.Join(errs...)
+}
+
+// StepRule is the point's step-size rule: Step.Rule, or for "" "fixed"
+// when eta > 0 and "theory" otherwise.
+func (c *Config) StepRule() theory.StepRule {
+	switch {
+	case c.Step.Rule != "":
+		return theory.StepRule(c.Step.Rule)
+	case c.Eta > 0:
+		return theory.RuleFixed
+	}
+	return theory.RuleTheory
+}
+
+// validateStep checks step.rule and step.c against the model and eta.
+func (c *Config) validateStep() []error {
+	var errs []error
+	bad := func(field string, value any, want string) {
+		errs = append(errs, &runner.FieldError{Field: field, Value: value, Want: want})
+	}
+	if !(c.Step.C > 0) || math.IsInf(c.Step.C, 0) {
+		bad("step.c", c.Step.C, "a finite value > 0 (eta = c / lambda_max for step.rule \"curvature\")")
+	}
+	if c.Step.Rule != "" {
+		if _, err := theory.ParseStepRule(c.Step.Rule); err != nil {
+			bad("step.rule", c.Step.Rule, fmt.Sprintf("%q (default: %q, or %q when eta > 0), %q, %q or %q", "", theory.RuleTheory, theory.RuleFixed,
+				theory.RuleTheory, theory.RuleCurvature, theory.RuleFixed))
+			return errs
+		}
+	}
+	switch rule := c.StepRule(); rule {
+	case theory.RuleTheory:
+		if !c.IsPaper() {
+			if c.Step.Rule == "" {
+				bad("eta", c.Eta, fmt.Sprintf("a finite value > 0, or step.rule %q: the theory step size is not defined for model kind %q", theory.RuleCurvature, c.Model.Kind))
+			} else {
+				bad("step.rule", c.Step.Rule, fmt.Sprintf("%q or %q: the theory step size is not defined for model kind %q", theory.RuleCurvature, theory.RuleFixed, c.Model.Kind))
+			}
+		} else if c.Model.Train == layers.TrainW && c.Init.UNorm == 0 {
+			bad("step.rule", string(rule), fmt.Sprintf("%q or %q: with only W trainable and init.u_norm = 0 the model's output is 0, its smoothness bound 0 and the theory step size not defined", theory.RuleCurvature, theory.RuleFixed))
+		}
+		if c.Eta != 0 {
+			bad("eta", c.Eta, fmt.Sprintf("0 with step.rule %q (eta > 0 is the %q rule's)", rule, theory.RuleFixed))
+		}
+	case theory.RuleCurvature:
+		if c.Eta != 0 {
+			bad("eta", c.Eta, fmt.Sprintf("0 with step.rule %q (eta > 0 is the %q rule's)", rule, theory.RuleFixed))
+		}
+	case theory.RuleFixed:
+		if !(c.Eta > 0) {
+			bad("eta", c.Eta, fmt.Sprintf("a finite value > 0 with step.rule %q", rule))
+		}
+	}
+	return errs
 }
 
 // Resolve replaces log_every 0 and max_loss 0 by what they select.
@@ -230,7 +304,7 @@ func (c *Config) NewModel() (layers.Model, error) { return layers.New(c.Layer())
 var Flags = []runner.Flag{
 	{Name: "heads", Key: "heads", Usage: "comma-separated head counts H", Sweep: true},
 	{Name: "steps", Key: "steps", Usage: "GD steps K per point"},
-	{Name: "eta", Key: "eta", Usage: "fixed step size; 0 uses the theory step size per point"},
+	{Name: "eta", Key: "eta", Usage: "fixed step size (step.rule fixed); 0 leaves eta to step.rule (default: the theory step size per point)"},
 	{Name: "log-every", Key: "log_every", Usage: "steps between metric rows; 0 gives about 50 rows"},
 }
 

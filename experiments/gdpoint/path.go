@@ -44,6 +44,9 @@ type End struct {
 	Model        *graph.Model
 	Last         graph.Progress
 	WallSeconds  float64 // time spent on the point, over every run that resumed it
+	// MaxDistance is max_k ||theta_k - theta_0|| over the steps this run
+	// computed (a resumed run starts at its checkpoint).
+	MaxDistance float64
 }
 
 // errStop stops GD after a checkpoint on interruption.
@@ -80,8 +83,10 @@ func (g Path) Run(ctx context.Context) (End, error) {
 		return SaveCheckpoint(w, Checkpoint{Step: k, Params: m.Params(), Rows: rows, WallSeconds: wall()})
 	}
 	gd := graph.GD{StepSize: g.Eta, Steps: g.Steps, MaxLoss: g.MaxLoss}
+	theta0, maxDist := g.P0.Trainable(g.Model, nil), 0.0
 	rec := graph.RecorderFunc(func(p graph.Progress) error {
 		k := p.Step
+		maxDist = max(maxDist, Distance(m.Params().Trainable(g.Model, nil), theta0))
 		if k < g.Steps && ctx.Err() != nil {
 			if err := save(k); err != nil {
 				return err
@@ -104,7 +109,7 @@ func (g Path) Run(ctx context.Context) (End, error) {
 		return nil
 	})
 	last, err := gd.RunFrom(m, first, rec)
-	end := End{Step: last.Step, Model: m, Last: last}
+	end := End{Step: last.Step, Model: m, Last: last, MaxDistance: maxDist}
 	var div *graph.DivergedError
 	switch {
 	case errors.Is(err, errStop):

@@ -13,14 +13,19 @@ import (
 
 	"github.com/mhattn/mha/experiments/figure"
 	"github.com/mhattn/mha/experiments/runner"
+	"github.com/mhattn/mha/theory"
 )
 
 // Table prints one row per group of points (the points that share every
 // swept value but the seeds: with a seed axis, numbers are the mean and
 // the half-width of the 95% interval over the seeds): the swept values,
-// status, eta and the L it comes from, the NTK margin gamma, the final
-// training loss beside the theory's bound at K, test loss and error, the
-// training error, test loss and error, the distance travelled and the attention mass on relevant test tokens.
+// status, the step rule, eta and the L over its ball, the NTK margin
+// gamma (its status when not certified), the final training loss beside
+// the theory's bound at K ("n/a (<hypothesis>)" where a hypothesis of the
+// bound does not hold for the run; below the table each failing
+// hypothesis with its count and one point's reason), the
+// training error, test loss and error, the distance travelled and the
+// attention mass on relevant test tokens.
 func Table(w io.Writer, res *runner.Result) error {
 	pts, err := Points(res)
 	if err != nil {
@@ -44,8 +49,10 @@ func Table(w io.Writer, res *runner.Result) error {
 	if seeds {
 		head = append(head, "seeds")
 	}
-	head = append(head, "status", "step", "eta", "L", "gamma", "train loss", "bound", "train err", "test loss", "test err", "||theta_K-theta_0||", "rel. attn", "seconds")
+	head = append(head, "status", "step", "step_rule", "eta", "L", "gamma", "train loss", "bound", "train err", "test loss", "test err", "||theta_K-theta_0||", "rel. attn", "seconds")
 	fmt.Fprintln(tw, join(head)+"\t")
+	var notes [][2]string // first failing hypothesis, an example reason
+	noteCount := map[string]int{}
 	for _, g := range res.Groups() {
 		var cells []string
 		for _, k := range axes {
@@ -72,16 +79,17 @@ func Table(w io.Writer, res *runner.Result) error {
 			}
 			return meanCI(runner.NewStats(v))
 		}
-		bound := stat(func(p PointResult) float64 {
-			if p.Theory.Bound == nil {
-				return math.NaN()
+		bound, why := boundCell(pts, g.Records, stat)
+		for _, r := range why {
+			if _, ok := noteCount[r[0]]; !ok {
+				notes = append(notes, r)
 			}
-			return float64(p.Theory.Bound.TrainAtK)
-		})
-		cells = append(cells, status, step,
+			noteCount[r[0]]++
+		}
+		cells = append(cells, status, step, ruleCell(pts, g.Records),
 			stat(func(p PointResult) float64 { return float64(p.Eta) }),
 			stat(func(p PointResult) float64 { return float64(p.Theory.L) }),
-			stat(func(p PointResult) float64 { return float64(p.Theory.NTK.Gamma) }),
+			gammaCell(pts, g.Records, stat),
 			stat(func(p PointResult) float64 { return float64(p.TrainLoss) }), bound,
 			stat(func(p PointResult) float64 { return float64(p.TrainErr) }),
 			stat(func(p PointResult) float64 { return float64(p.TestLoss) }),
@@ -91,7 +99,114 @@ func Table(w io.Writer, res *runner.Result) error {
 			stat(func(p PointResult) float64 { return float64(p.WallSeconds) }))
 		fmt.Fprintln(tw, join(cells)+"\t")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(notes) > 0 {
+		runner.WriteNote(w, "bound n/a:", "  ", "the training bound at K is printed only where every hypothesis it needs holds; the first that does not (summary.json: theory.bound.hypotheses):")
+		for _, n := range notes {
+			if strings.HasPrefix(n[1], strings.SplitN(n[0], ":", 2)[0]) {
+				runner.WriteNote(w, "  -", "    ", fmt.Sprintf("at %d points: %s (numbers of the first)", noteCount[n[0]], n[1]))
+			} else {
+				runner.WriteNote(w, "  -", "    ", fmt.Sprintf("%s at %d points: %s (the first)", n[0], noteCount[n[0]], n[1]))
+			}
+		}
+	}
+	return nil
+}
+
+// boundCell is the table's training bound at K over a group's points:
+// the stats where it is valid for every point, else "n/a (<hypothesis>:
+// <verdict>)" (with how many points it fails for when not all), and the
+// failing hypotheses' reasons for the table's notes.
+func boundCell(pts []PointResult, idx []int, stat func(func(PointResult) float64) string) (string, [][2]string) {
+	bad := 0
+	var first string
+	var why [][2]string
+	for _, i := range idx {
+		b := pts[i].Theory.Bound
+		if b != nil && b.TrainValid {
+			continue
+		}
+		bad++
+		var name, reason string
+		switch {
+		case b == nil && pts[i].Theory.NotDefined != "":
+			name, reason = "not defined", pts[i].Theory.NotDefined
+		case b == nil:
+			name, reason = "no certificate", pts[i].Theory.CertificateError
+		default:
+			name, reason = b.FailingHypothesis(theory.ForTrain), b.TrainReason
+			name += ": " + verdictOf(b, name)
+		}
+		if first == "" {
+			first = name
+		}
+		why = append(why, [2]string{name, reason})
+	}
+	switch {
+	case len(idx) == 0:
+		return "-", nil
+	case bad == 0:
+		return stat(func(p PointResult) float64 { return p.Theory.Bound.TrainBound(p.Theory.Bound.Steps) }), nil
+	case bad == len(idx):
+		return "n/a (" + first + ")", why
+	}
+	return fmt.Sprintf("n/a for %d of %d (%s)", bad, len(idx), first), why
+}
+
+func verdictOf(b *BoundInfo, name string) string {
+	for _, h := range b.Hypotheses {
+		if h.Name == name {
+			return h.Holds
+		}
+	}
+	return "?"
+}
+
+// ruleCell is the step rule of a group's points (they share it unless
+// it is swept with a seed).
+func ruleCell(pts []PointResult, idx []int) string {
+	var rules []string
+	for _, i := range idx {
+		r := pts[i].StepRule
+		if r == "" {
+			r = pts[i].EtaRule
+		}
+		if r != "" && !slices.Contains(rules, r) {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) == 0 {
+		return "-"
+	}
+	return strings.Join(rules, ",")
+}
+
+// gammaCell is the NTK margin of a group's points: the stats of gamma
+// when every point's margin is certified or proved 0, else the first
+// point's status and bracket (NTKInfo.Text).
+func gammaCell(pts []PointResult, idx []int, stat func(func(PointResult) float64) string) string {
+	for _, i := range idx {
+		n := pts[i].Theory.NTK
+		if n.Status != "" && n.Status != theory.Certified.String() && n.Status != theory.NotSeparable.String() {
+			return n.Text()
+		}
+	}
+	notSep := 0
+	for _, i := range idx {
+		if pts[i].Theory.NTK.Status == theory.NotSeparable.String() {
+			notSep++
+		}
+	}
+	if notSep > 0 && notSep == len(idx) {
+		return "not separable"
+	}
+	cell := stat(func(p PointResult) float64 { return float64(p.Theory.NTK.Gamma) })
+	if notSep > 0 {
+		cell += fmt.Sprintf(" (%d not separable)", notSep)
+	}
+	return cell
 }
 
 func sameGroup(res *runner.Result, r runner.Record, g runner.Group) bool {
@@ -183,35 +298,71 @@ func byStep(pts []PointResult, g runner.Group, f func(PointResult, Row) float64)
 }
 
 // LossPlot is the training loss against the step, log-log, one solid
-// curve per group and the theory's training bound
-// 2 F(theta*) + ||theta* - theta_0||^2 / (eta k) dashed in the same colour.
+// curve per group and, dashed in the same colour, the theory's training
+// bound TrainA + TrainC / k (theory.Prediction.Train) where it is valid for
+// every point of the group. Groups whose bound is not valid get no dashed
+// curve; the legend says "bound not valid: <hypothesis>".
 func LossPlot(res *runner.Result) (*plot.Plot, error) {
 	pts, err := Points(res)
 	if err != nil {
 		return nil, err
 	}
-	p := figure.New(seedTitle(res, "Training loss under GD (dashed: theory bound)"), "step k", "training loss F(θ_k)")
+	p := figure.New(seedTitle(res, "Training loss under GD (dashed: theory bound where valid)"), "step k", "training loss F(θ_k)")
 	figure.LogAxis(&p.X)
 	figure.LogAxis(&p.Y)
 	p.Legend.Top = false
 	p.Legend.Left = true
+	var invalid []string
 	for i, g := range res.Groups() {
 		c := figure.Color(i)
 		loss := byStep(pts, g, func(_ PointResult, r Row) float64 { return r.TrainLoss })
-		bound := byStep(pts, g, func(pt PointResult, r Row) float64 {
-			if b := pt.Theory.Bound; b != nil && r.Step > 0 {
-				return b.TrainBound(r.Step)
+		valid := len(g.Records) > 0
+		for _, j := range g.Records {
+			if b := pts[j].Theory.Bound; b == nil || !b.TrainValid {
+				valid = false
+				h := "no certificate"
+				switch {
+				case pts[j].Theory.NotDefined != "":
+					h = "not defined for the model kind"
+				case b != nil:
+					h = b.FailingHypothesis(theory.ForTrain)
+				}
+				if !slices.Contains(invalid, h) {
+					invalid = append(invalid, h)
+				}
 			}
-			return math.NaN()
-		})
+		}
 		if err := figure.AddLine(p, figure.Positive(loss, true, true), c, nil, legend(g, "training loss")); err != nil {
 			return nil, err
 		}
-		if err := figure.AddLine(p, figure.Positive(bound, true, true), c, figure.Dashed, ""); err != nil {
+		if !valid {
+			continue
+		}
+		bound := byStep(pts, g, func(pt PointResult, r Row) float64 {
+			if r.Step <= 0 {
+				return math.NaN()
+			}
+			return pt.Theory.Bound.Train(r.Step)
+		})
+		if err := figure.AddLine(p, finite(figure.Positive(bound, true, true)), c, figure.Dashed, ""); err != nil {
 			return nil, err
 		}
 	}
+	for _, h := range invalid {
+		figure.LegendEntry(p, figure.Dashed, "bound not valid: "+h+" (not drawn)")
+	}
 	return p, nil
+}
+
+// finite drops points with a non-finite y: a bound of +Inf is never drawn.
+func finite(xy plotter.XYs) plotter.XYs {
+	var out plotter.XYs
+	for _, q := range xy {
+		if !math.IsNaN(q.Y) && !math.IsInf(q.Y, 0) {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // statsAt are, per group of a series, the stats of f over its points.

@@ -54,14 +54,15 @@ type Start struct {
 	P0          *layers.Params
 	R, F0       float64
 	Eta         float64
-	Rule        string           // "theory" or "fixed"
+	Rule        string           // the step rule: "theory", "curvature" or "fixed" (theory.StepRule)
 	Derivation  string           // how eta was derived, for summaries
 	Constants   theory.Constants // over the ball GD with eta stays in (the paper's model only)
 }
 
 // NewStart sets a point up from its config: the model, the data, theta_0
-// from Config.Init, and eta: Config.Eta when set, else the theory step
-// size for Config.Steps steps.
+// from Config.Init, and eta by the step rule (Config.StepRule): the
+// theory step size for Config.Steps steps, c / lambda_max(Hess F(theta_0))
+// or the config's eta.
 func NewStart(w *runner.Work) (*Start, error) {
 	c := Of(w.Config)
 	s := &Start{Config: c, Layer: c.Layer()}
@@ -84,26 +85,49 @@ func NewStart(w *runner.Work) (*Start, error) {
 		return nil, err
 	}
 	s.R, s.F0 = theory.TokenNorm(s.Train), e0.Loss
+	rule := c.StepRule()
+	s.Rule = string(rule)
+	switch rule {
+	case theory.RuleFixed:
+		s.Eta = c.Eta
+		s.Derivation = fmt.Sprintf("fixed by config eta = %s", runner.FormatFloat(c.Eta))
+	case theory.RuleCurvature:
+		gm, err := graph.NewModel(s.Model, s.P0, s.Train)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := theory.CurvatureStepSize(gm.NumTrainable(), func(v, dst []float64) error {
+			_, err := gm.HessVec(v, dst)
+			return err
+		}, c.Step.C, CurvatureLanczos, 1)
+		if err != nil {
+			return nil, fmt.Errorf("step size: %w", err)
+		}
+		s.Eta, s.Derivation = cs.Eta, cs.Rule()
+	case theory.RuleTheory:
+		st, err := theory.StepSizeFor(s.Layer, s.P0, s.R, s.F0, c.Steps)
+		if err != nil {
+			return nil, fmt.Errorf("step size: %w", err)
+		}
+		s.Eta, s.Derivation, s.Constants = st.Eta, st.Rule(), st.Constants
+		return s, nil
+	default:
+		return nil, fmt.Errorf("step.rule = %q: not a rule", rule)
+	}
 	if !c.IsPaper() {
-		s.Eta, s.Rule = c.Eta, "fixed"
-		s.Derivation = fmt.Sprintf("fixed by config eta = %s; the theory's constants are not defined for model kind %q", runner.FormatFloat(c.Eta), c.Model.Kind)
+		s.Derivation += fmt.Sprintf("; the theory's constants are not defined for model kind %q", c.Model.Kind)
 		return s, nil
 	}
-	if c.Eta > 0 {
-		radius := math.Sqrt(2 * c.Eta * float64(c.Steps) * s.F0)
-		s.Constants = theory.ConstantsOverBall(s.Layer, s.P0, s.R, radius)
-		s.Eta, s.Rule = c.Eta, "fixed"
-		s.Derivation = fmt.Sprintf("fixed by config eta = %s; the theory's L over the ball of radius sqrt(2 eta K F0) = %.4g is %.4g (eta L = %.3g)",
-			runner.FormatFloat(c.Eta), radius, s.Constants.Smoothness, c.Eta*s.Constants.Smoothness)
-		return s, nil
-	}
-	st, err := theory.StepSizeFor(s.Layer, s.P0, s.R, s.F0, c.Steps)
-	if err != nil {
-		return nil, fmt.Errorf("step size: %w", err)
-	}
-	s.Eta, s.Rule, s.Derivation, s.Constants = st.Eta, "theory", st.Rule(), st.Constants
+	radius := math.Sqrt(2 * s.Eta * float64(c.Steps) * s.F0)
+	s.Constants = theory.ConstantsOverBall(s.Layer, s.P0, s.R, radius)
+	s.Derivation += fmt.Sprintf("; the theory's L over the ball of radius sqrt(2 eta K F0) = %.4g is %.4g (eta L = %.3g)",
+		radius, s.Constants.Smoothness, s.Eta*s.Constants.Smoothness)
 	return s, nil
 }
+
+// CurvatureLanczos is the number of Lanczos iterations of the curvature
+// step rule's lambda_max(Hess F(theta_0)).
+const CurvatureLanczos = 25
 
 // Distance is the Euclidean distance between two parameter vectors.
 func Distance(a, b []float64) float64 {

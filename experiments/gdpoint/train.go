@@ -85,6 +85,7 @@ type PointResult struct {
 	// EtaRule is "theory" (theory.StepSizeFor) or "fixed" (config eta);
 	// EtaDerivation spells out the rule with its numbers.
 	EtaRule       string `json:"eta_rule"`
+	StepRule      string `json:"step_rule"` // = EtaRule: "theory", "curvature" or "fixed"
 	EtaDerivation string `json:"eta_derivation"`
 	Theory        Theory `json:"theory"`
 
@@ -109,7 +110,7 @@ func Train(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	if err := SaveParams(w.ParamsDir("init"), m, s.P0); err != nil {
 		return runner.Outcome{}, err
 	}
-	res := &PointResult{Heads: lc.Heads, Data: s.DataDir, Eta: runner.Number(s.Eta), EtaRule: s.Rule, EtaDerivation: s.Derivation,
+	res := &PointResult{Heads: lc.Heads, Data: s.DataDir, Eta: runner.Number(s.Eta), EtaRule: s.Rule, StepRule: s.Rule, EtaDerivation: s.Derivation,
 		UniformAttention: runner.Number(float64(c.Data.Relevant()) / float64(c.Data.Tokens))}
 	if res.Theory, err = PointTheory(s); err != nil {
 		return runner.Outcome{}, fmt.Errorf("theory: %w", err)
@@ -139,6 +140,7 @@ func Train(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		return runner.Outcome{}, err
 	}
 	lines := end.Rows
+	res.Theory.CheckRun(maxDistance(end, ParseRows(lines)), s.Test)
 	res.Status, res.Step, res.DivergedStep, res.Divergence = end.Status, end.Step, end.DivergedStep, end.Divergence
 	res.Rows = ParseRows(lines)
 	res.WallSeconds = runner.Number(end.WallSeconds)

@@ -153,3 +153,28 @@ func add(cols *[]int, size *int, c int, widths []int) {
 	*cols = append(*cols, c)
 	*size += widths[c]
 }
+
+// WriteNote prints text to w as a paragraph wrapped at word boundaries
+// to TableWidth(w) columns (not at all when that is 0), its first line
+// prefixed by first and the others by indent. A word longer than a line
+// stays whole.
+func WriteNote(w io.Writer, first, indent, text string) error {
+	width := TableWidth(w)
+	var b strings.Builder
+	line := first
+	empty := strings.TrimSpace(first) == ""
+	for _, word := range strings.Fields(text) {
+		if !empty && width > 0 && len(line)+1+len(word) > width {
+			b.WriteString(line + "\n")
+			line, empty = indent, true
+		}
+		if !empty {
+			line += " "
+		}
+		line += word
+		empty = false
+	}
+	b.WriteString(line + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -71,6 +72,7 @@ type Point struct {
 	Divergence   string        `json:"divergence,omitempty"`
 	Eta          runner.Number `json:"eta"`
 	EtaRule      string        `json:"eta_rule"`
+	StepRule     string        `json:"step_rule"` // = EtaRule: "theory", "curvature" or "fixed"
 	// Losses and errors at the last logged step (K when ok).
 	TrainLoss runner.Number `json:"train_loss"`
 	TestLoss  runner.Number `json:"test_loss"`
@@ -78,13 +80,17 @@ type Point struct {
 	TrainErr  runner.Number `json:"train_err"`
 	TestErr   runner.Number `json:"test_err"`
 	// BoundGap is the theory's generalization term at K,
-	// theory.Prediction.Test(K, n) - Train(K), from the realizability
-	// certificate at theta_0 (NaN without one); BoundValid is the
-	// prediction's validity condition.
-	BoundGap    runner.Number `json:"bound_gap"`
-	BoundValid  bool          `json:"bound_valid"`
-	BoundError  string        `json:"bound_error,omitempty"`
-	WallSeconds runner.Number `json:"wall_seconds"`
+	// theory.Prediction.Gap(K, n), from the realizability certificate at
+	// theta_0 (NaN without one). BoundValid says whether every hypothesis
+	// of the test bound holds for this run (decided after GD, with the
+	// measured path and the test set's token norms); BoundReason names the
+	// first that does not; Bound lists them all.
+	BoundGap    runner.Number      `json:"bound_gap"`
+	BoundValid  bool               `json:"bound_valid"`
+	BoundReason string             `json:"bound_reason,omitempty"`
+	BoundError  string             `json:"bound_error,omitempty"`
+	Bound       *gdpoint.BoundInfo `json:"bound,omitempty"`
+	WallSeconds runner.Number      `json:"wall_seconds"`
 }
 
 // Experiment is the generalization experiment for the runner.
@@ -113,13 +119,13 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	}
 	c := s.Config
 	lc, md, train, test, p0, r, eta, rule := s.Layer, s.Model, s.Train, s.Test, s.P0, s.R, s.Eta, s.Rule
-	res := &Point{Heads: lc.Heads, N: train.N, DataSeed: c.Data.Seed, InitSeed: c.Init.Seed, Eta: runner.Number(eta), EtaRule: rule, BoundGap: runner.NaN}
+	res := &Point{Heads: lc.Heads, N: train.N, DataSeed: c.Data.Seed, InitSeed: c.Init.Seed, Eta: runner.Number(eta), EtaRule: rule, StepRule: rule, BoundGap: runner.NaN}
+	var pred *theory.Prediction
 	if !c.IsPaper() {
 		res.BoundError = fmt.Sprintf("not defined for model kind %q", c.Model.Kind)
-	} else if gap, valid, err := boundGap(c, lc, md, p0, train, eta, r); err != nil {
+	} else if pred, err = prediction(c, lc, md, p0, train, eta, r); err != nil {
 		res.BoundError = err.Error()
-	} else {
-		res.BoundGap, res.BoundValid = runner.Number(gap), valid
+		pred = nil
 	}
 	testEval, err := graph.NewEvaluator(md, test)
 	if err != nil {
@@ -139,6 +145,13 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		return runner.Outcome{}, err
 	}
 	res.Status, res.Step, res.DivergedStep, res.Divergence = end.Status, end.Step, end.DivergedStep, end.Divergence
+	if pred != nil {
+		// A resumed run measured the distance from its checkpoint on.
+		pred.CheckPath(end.MaxDistance)
+		pred.CheckTokenNorm(theory.TokenNorm(test))
+		res.Bound = gdpoint.NewBoundInfo(pred, train.N)
+		res.BoundGap, res.BoundValid, res.BoundReason = res.Bound.GapAtK, pred.TestValid(), pred.Reason()
+	}
 	nan := runner.NaN
 	res.TrainLoss, res.TestLoss, res.Gap, res.TrainErr, res.TestErr = nan, nan, nan, nan, nan
 	if n := len(end.Rows); n > 0 {
@@ -154,20 +167,20 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	return runner.Outcome{Status: res.Status, Rows: end.Rows, Record: res}, nil
 }
 
-// boundGap is the theory's generalization term at K from the
-// realizability certificate at theta_0.
-func boundGap(c *Config, lc layers.Config, md layers.Model, p0 *layers.Params, train *datasets.Dataset, eta, r float64) (float64, bool, error) {
+// prediction is the theory's bounds from the realizability certificate
+// at theta_0, with the hypotheses only the run can decide still open.
+func prediction(c *Config, lc layers.Config, md layers.Model, p0 *layers.Params, train *datasets.Dataset, eta, r float64) (*theory.Prediction, error) {
 	ntk, err := theory.NewNTK(md, p0, train)
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
 	cert, err := theory.Realize(md, p0, train, ntk, ntk.Margin(), c.CertEps)
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
 	pred := theory.NewPrediction(cert, eta, c.Steps, func(rad float64) theory.Constants { return theory.ConstantsOverBall(lc, p0, r, rad) },
 		theory.OutputBound(lc, p0, r))
-	return pred.Gap(c.Steps, train.N), pred.Valid(), nil
+	return &pred, nil
 }
 
 // Points decodes the records of a result (every point; unfinished ones
@@ -189,7 +202,12 @@ type Group struct {
 	N                        int
 	TrainLoss, TestLoss, Gap runner.Stats
 	TestErr                  runner.Stats
-	BoundGap                 runner.Stats
+	// BoundGap is over the points whose test bound is valid (Valid of
+	// them; Invalid names the first failing hypothesis of the others).
+	BoundGap runner.Stats
+	Valid    int
+	Invalid  string
+	Rules    string // the step rules of the group's points
 }
 
 // Fit is, per line of the plots (the values of the swept keys other than
@@ -216,12 +234,24 @@ func Summary(res *runner.Result) ([]Fit, error) {
 		var ns, gaps []float64
 		for _, g := range s.Groups {
 			var v [5][]float64
-			n := 0
+			n, valid, invalid, rules := 0, 0, "", ""
 			for _, i := range g.Records {
 				p := pts[i]
 				n = p.N
-				for j, x := range []runner.Number{p.TrainLoss, p.TestLoss, p.Gap, p.TestErr, p.BoundGap} {
+				for j, x := range []runner.Number{p.TrainLoss, p.TestLoss, p.Gap, p.TestErr} {
 					v[j] = append(v[j], float64(x))
+				}
+				if p.BoundValid {
+					v[4] = append(v[4], float64(p.BoundGap))
+					valid++
+				} else if invalid == "" {
+					invalid = p.BoundError
+					if p.Bound != nil {
+						invalid = p.Bound.FailingHypothesis(theory.ForTest)
+					}
+				}
+				if !strings.Contains(","+rules+",", ","+p.StepRule+",") {
+					rules = strings.Trim(rules+","+p.StepRule, ",")
 				}
 				if !math.IsNaN(float64(p.Gap)) {
 					num += float64(p.Gap) / float64(p.N)
@@ -229,7 +259,7 @@ func Summary(res *runner.Result) ([]Fit, error) {
 				}
 			}
 			gr := Group{Group: g, N: n, TrainLoss: runner.NewStats(v[0]), TestLoss: runner.NewStats(v[1]), Gap: runner.NewStats(v[2]),
-				TestErr: runner.NewStats(v[3]), BoundGap: runner.NewStats(v[4])}
+				TestErr: runner.NewStats(v[3]), BoundGap: runner.NewStats(v[4]), Valid: valid, Invalid: invalid, Rules: rules}
 			f.Groups = append(f.Groups, gr)
 			ns, gaps = append(ns, float64(n)), append(gaps, gr.Gap.Mean)
 		}
@@ -251,12 +281,12 @@ func Table(w io.Writer, res *runner.Result) error {
 		fmt.Fprintln(w, note)
 	}
 	tw := runner.NewTable(w, len(res.GroupHeader()))
-	head := append(res.GroupHeader(), "train loss", "test loss", "gap mean", "gap 95% lo", "gap 95% hi", "test err", "theory gap term")
+	head := append(res.GroupHeader(), "step_rule", "train loss", "test loss", "gap mean", "gap 95% lo", "gap 95% hi", "test err", "theory gap term")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, f := range fits {
 		for _, g := range f.Groups {
-			cells := append(res.GroupCells(g.Group), fmt.Sprintf("%.4g", g.TrainLoss.Mean), fmt.Sprintf("%.4g", g.TestLoss.Mean),
-				fmt.Sprintf("%.3g", g.Gap.Mean), fmt.Sprintf("%.3g", g.Gap.Lo), fmt.Sprintf("%.3g", g.Gap.Hi), fmt.Sprintf("%.3g", g.TestErr.Mean), fmt.Sprintf("%.3g", g.BoundGap.Mean))
+			cells := append(res.GroupCells(g.Group), g.Rules, fmt.Sprintf("%.4g", g.TrainLoss.Mean), fmt.Sprintf("%.4g", g.TestLoss.Mean),
+				fmt.Sprintf("%.3g", g.Gap.Mean), fmt.Sprintf("%.3g", g.Gap.Lo), fmt.Sprintf("%.3g", g.Gap.Hi), fmt.Sprintf("%.3g", g.TestErr.Mean), boundCell(g))
 			fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 		}
 	}
@@ -273,6 +303,20 @@ func Table(w io.Writer, res *runner.Result) error {
 		}
 	}
 	return nil
+}
+
+// boundCell is the theory's gap term of a group: its mean where the test
+// bound is valid for every point, else "n/a (<first failing hypothesis>)".
+func boundCell(g Group) string {
+	switch {
+	case len(g.Records) == 0:
+		return "-"
+	case g.Valid == len(g.Records):
+		return fmt.Sprintf("%.3g", g.BoundGap.Mean)
+	case g.Valid == 0:
+		return "n/a (" + g.Invalid + ")"
+	}
+	return fmt.Sprintf("n/a for %d of %d (%s)", len(g.Records)-g.Valid, len(g.Records), g.Invalid)
 }
 
 func sizes(fits []Fit) []int {
@@ -304,12 +348,13 @@ func GapPlot(res *runner.Result) (*plot.Plot, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := figure.New(title(res, fmt.Sprintf("Generalization gap after K = %d steps (dashed: fitted C/n; dotted: theory term)", gdpoint.Of(res.Config).Steps)),
+	p := figure.New(title(res, fmt.Sprintf("Generalization gap after K = %d steps (dashed: fitted C/n; dotted: theory term where valid)", gdpoint.Of(res.Config).Steps)),
 		"training-set size n", "test loss − training loss")
 	figure.IntAxis(&p.X, sizes(fits))
 	p.X.Scale = plot.LogScale{}
 	figure.LogAxis(&p.Y)
 	defer figure.LogHeadroom(p, 30)
+	var invalid []string
 	for i, f := range fits {
 		var xs []float64
 		var st []runner.Stats
@@ -318,7 +363,11 @@ func GapPlot(res *runner.Result) (*plot.Plot, error) {
 			n := float64(g.N)
 			xs, st = append(xs, n), append(st, g.Gap)
 			fit = append(fit, plotter.XY{X: n, Y: f.C / n})
-			bound = append(bound, plotter.XY{X: n, Y: g.BoundGap.Mean})
+			if g.Valid == len(g.Records) && g.Valid > 0 && !math.IsInf(g.BoundGap.Mean, 0) {
+				bound = append(bound, plotter.XY{X: n, Y: g.BoundGap.Mean})
+			} else if g.Invalid != "" && !slices.Contains(invalid, g.Invalid) {
+				invalid = append(invalid, g.Invalid)
+			}
 		}
 		c := figure.Color(i)
 		name := fmt.Sprintf("measured (C = %.3g)", f.C)
@@ -336,7 +385,10 @@ func GapPlot(res *runner.Result) (*plot.Plot, error) {
 		}
 	}
 	figure.LegendEntry(p, figure.Dashed, "fitted C/n")
-	figure.LegendEntry(p, figure.Dotted, "theory: Test(K, n) − Train(K)")
+	figure.LegendEntry(p, figure.Dotted, "theory: Gap(K, n), where valid")
+	for _, h := range invalid {
+		figure.LegendEntry(p, figure.Dotted, "theory term not valid: "+h+" (not drawn)")
+	}
 	return p, nil
 }
 

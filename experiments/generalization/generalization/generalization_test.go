@@ -33,6 +33,13 @@ func TestEndToEnd(t *testing.T) {
 		if p.Step != cfg.Steps || math.Abs(float64(p.Gap)-float64(p.TestLoss-p.TrainLoss)) > 1e-12 {
 			t.Errorf("%s: step %d, gap %v, losses %v %v", res.Records[i].Label, p.Step, p.Gap, p.TestLoss, p.TrainLoss)
 		}
+		// The theory term's validity is decided with the measured path.
+		if p.StepRule != "theory" || (p.Bound == nil) != (p.BoundError != "") {
+			t.Fatalf("%s: rule %q, bound %v, error %q", res.Records[i].Label, p.StepRule, p.Bound, p.BoundError)
+		}
+		if b := p.Bound; b != nil && (p.BoundValid != b.TestValid || (p.BoundReason == "") != b.TestValid || math.IsNaN(float64(b.MaxDistance))) {
+			t.Errorf("%s: valid %v (%q), bound %+v", res.Records[i].Label, p.BoundValid, p.BoundReason, b)
+		}
 	}
 	fits, err := Summary(res)
 	if err != nil {

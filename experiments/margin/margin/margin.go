@@ -211,8 +211,10 @@ func idealOf(p Point) float64   { return float64(p.Ideal.Gamma) }
 func attention(p Point) float64 { return float64(p.RelevantAttention) }
 
 // Table prints per group of points (every swept value but the seeds) the
-// margin's mean, 95% interval, minimum and maximum over the seeds, the
-// ideal margin, their ratio and the attention on relevant tokens.
+// NTK margin's status (theory.MarginStatus: "not separable" only when
+// proved), its mean, 95% interval, minimum and maximum over the seeds and
+// its largest certified upper bound, the ideal margin with its status,
+// their ratio and the attention on relevant tokens.
 func Table(w io.Writer, res *runner.Result) error {
 	pts, err := Points(res)
 	if err != nil {
@@ -222,13 +224,16 @@ func Table(w io.Writer, res *runner.Result) error {
 		fmt.Fprintln(w, note)
 	}
 	tw := runner.NewTable(w, len(res.GroupHeader()))
-	head := append(res.GroupHeader(), "gamma mean", "gamma 95% lo", "gamma 95% hi", "gamma min", "gamma max", "ideal gamma", "gamma/ideal", "rel. attn")
+	head := append(res.GroupHeader(), "NTK status", "gamma mean", "gamma 95% lo", "gamma 95% hi", "gamma min", "gamma max", "upper max", "ideal status", "ideal gamma", "gamma/ideal", "rel. attn")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	unfinished := 0
 	for _, g := range res.Groups() {
 		gs, is, as := stats(pts, g, gamma), stats(pts, g, idealOf), stats(pts, g, attention)
-		cells := append(res.GroupCells(g), fmt.Sprintf("%.4g", gs.Mean), fmt.Sprintf("%.4g", gs.Lo), fmt.Sprintf("%.4g", gs.Hi),
-			fmt.Sprintf("%.4g", gs.Min), fmt.Sprintf("%.4g", gs.Max), fmt.Sprintf("%.4g", is.Mean), fmt.Sprintf("%.3f", gs.Mean/is.Mean), fmt.Sprintf("%.3f", as.Mean))
+		us := stats(pts, g, func(p Point) float64 { return float64(p.NTK.Upper) })
+		cells := append(res.GroupCells(g), statusCell(pts, g, func(p Point) string { return p.NTK.Status }),
+			fmt.Sprintf("%.4g", gs.Mean), fmt.Sprintf("%.4g", gs.Lo), fmt.Sprintf("%.4g", gs.Hi),
+			fmt.Sprintf("%.4g", gs.Min), fmt.Sprintf("%.4g", gs.Max), fmt.Sprintf("%.4g", us.Max),
+			statusCell(pts, g, func(p Point) string { return p.Ideal.Status }), fmt.Sprintf("%.4g", is.Mean), fmt.Sprintf("%.3f", gs.Mean/is.Mean), fmt.Sprintf("%.3f", as.Mean))
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	for _, r := range res.Records {
@@ -239,7 +244,36 @@ func Table(w io.Writer, res *runner.Result) error {
 	if unfinished > 0 {
 		fmt.Fprintf(tw, "(%d points not finished)\t\n", unfinished)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, "gamma is the certified lower bound of the margin (the margin itself when certified); upper max is the largest certified upper bound; \"not separable\" is proved only by that status (theory.MarginStatus)")
+	return err
+}
+
+// statusCell is the margin status of a group's points: the status when
+// they share it, else the count of each ("2 certified, 1 not separable").
+func statusCell(pts []Point, g runner.Group, f func(Point) string) string {
+	count := map[string]int{}
+	var order []string
+	for _, i := range g.Records {
+		st := f(pts[i])
+		if st == "" {
+			st = "-"
+		}
+		if count[st] == 0 {
+			order = append(order, st)
+		}
+		count[st]++
+	}
+	if len(order) == 1 {
+		return order[0]
+	}
+	var parts []string
+	for _, st := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", count[st], st))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Plots draws margin_vs_<x>: Plot, against heads (else the first numeric

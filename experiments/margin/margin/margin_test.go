@@ -59,7 +59,8 @@ func TestEndToEnd(t *testing.T) {
 	if err := Table(runner.WithTableWidth(&b, 0), res); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "mean and 95% interval over 2 seeds (data.seed)") || strings.Count(b.String(), "\n") != 2+6 {
+	if !strings.Contains(b.String(), "mean and 95% interval over 2 seeds (data.seed)") || strings.Count(b.String(), "\n") != 3+6 ||
+		!strings.Contains(b.String(), "NTK status") || !strings.Contains(b.String(), "certified") {
 		t.Errorf("table:\n%s", b.String())
 	}
 }

@@ -138,8 +138,16 @@ type Point struct {
 	// GD on a quadratic with that curvature.
 	LambdaMax0   runner.Number `json:"lambda_max_0"`
 	CurvatureEta runner.Number `json:"curvature_eta"`
-	Trials       int           `json:"trials"`
-	WallSeconds  runner.Number `json:"wall_seconds"`
+	// CurvatureRuleEta is the curvature step rule's eta = c /
+	// lambda_max_0 with c = step.c (theory.CurvatureStepSize).
+	CurvatureRuleEta runner.Number `json:"curvature_rule_eta"`
+	// StepRule is the config's step rule (step.rule) and RuleEta the eta
+	// it gives: theory_eta, curvature_rule_eta or the config's eta; the
+	// search compares every rule, this one is what training would use.
+	StepRule    string        `json:"step_rule"`
+	RuleEta     runner.Number `json:"rule_eta"`
+	Trials      int           `json:"trials"`
+	WallSeconds runner.Number `json:"wall_seconds"`
 }
 
 // stepSizeLanczos is the number of Lanczos iterations for lambda_max(theta_0).
@@ -175,7 +183,16 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		return runner.Outcome{}, err
 	}
 	res := &Point{Status: runner.StatusOK, Heads: lc.Heads, Steps: c.Steps,
-		TheoryEta: runner.Number(st.Eta), TheoryL: runner.Number(st.Smoothness), LambdaMax0: runner.Number(sp.Max), CurvatureEta: runner.Number(2 / sp.Max)}
+		TheoryEta: runner.Number(st.Eta), TheoryL: runner.Number(st.Smoothness), LambdaMax0: runner.Number(sp.Max), CurvatureEta: runner.Number(2 / sp.Max),
+		CurvatureRuleEta: runner.Number(c.Step.C / sp.Max), StepRule: string(c.StepRule())}
+	switch c.StepRule() {
+	case theory.RuleTheory:
+		res.RuleEta = res.TheoryEta
+	case theory.RuleCurvature:
+		res.RuleEta = res.CurvatureRuleEta
+	default:
+		res.RuleEta = runner.Number(c.Eta)
+	}
 
 	var rows []string
 	// Progress: the search takes about expectTrials trials of K steps.
@@ -278,7 +295,9 @@ func PointsOf(res *runner.Result) ([]Point, error) {
 }
 
 // Table prints one row per group of points (every swept value but the
-// seeds; with a seed axis, mean and 95% interval over the seeds).
+// seeds; with a seed axis, mean and 95% interval over the seeds): the
+// config's step rule and its eta, the theory step, the largest monotone
+// step found, the curvature rule's c / lambda_max and 2 / lambda_max.
 func Table(w io.Writer, res *runner.Result) error {
 	all := make([]Point, len(res.Records))
 	for i, r := range res.Records {
@@ -292,20 +311,22 @@ func Table(w io.Writer, res *runner.Result) error {
 		fmt.Fprintln(w, note)
 	}
 	tw := runner.NewTable(w, len(res.GroupHeader()))
-	head := append(res.GroupHeader(), "K", "theory eta", "monotone", "found eta", "unstable eta", "ratio", "2/lambda_max(0)", "trials")
+	head := append(res.GroupHeader(), "K", "step_rule", "rule eta", "theory eta", "monotone", "found eta", "unstable eta", "ratio", "c/lambda_max(0)", "2/lambda_max(0)", "trials")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, g := range res.Groups() {
 		f := func(v func(Point) float64) string { return res.MeanCI(g, func(i int) float64 { return v(all[i]) }) }
-		mono, k := 0, 0
+		mono, k, rule := 0, 0, ""
 		for _, i := range g.Records {
-			k = all[i].Steps
+			k, rule = all[i].Steps, all[i].StepRule
 			if all[i].TheoryMonotone {
 				mono++
 			}
 		}
-		cells := append(res.GroupCells(g), fmt.Sprint(k), f(func(p Point) float64 { return float64(p.TheoryEta) }), fmt.Sprintf("%d/%d", mono, len(g.Records)),
+		cells := append(res.GroupCells(g), fmt.Sprint(k), rule, f(func(p Point) float64 { return float64(p.RuleEta) }),
+			f(func(p Point) float64 { return float64(p.TheoryEta) }), fmt.Sprintf("%d/%d", mono, len(g.Records)),
 			f(func(p Point) float64 { return float64(p.FoundEta) }), f(func(p Point) float64 { return float64(p.Unstable) }),
-			f(func(p Point) float64 { return float64(p.Ratio) }), f(func(p Point) float64 { return float64(p.CurvatureEta) }),
+			f(func(p Point) float64 { return float64(p.Ratio) }), f(func(p Point) float64 { return float64(p.CurvatureRuleEta) }),
+			f(func(p Point) float64 { return float64(p.CurvatureEta) }),
 			f(func(p Point) float64 { return float64(p.Trials) }))
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
@@ -366,6 +387,7 @@ func StepSizePlot(res *runner.Result) (*plot.Plot, error) {
 		}{
 			{found, func(q Point) float64 { return float64(q.FoundEta) }, draw.CircleGlyph{}, 0},
 			{"2 / λ_max(Hess F(θ_0))", func(q Point) float64 { return float64(q.CurvatureEta) }, draw.BoxGlyph{}, 2},
+			{fmt.Sprintf("curvature rule c / λ_max (c = %g)", gdpoint.Of(res.Config).Step.C), func(q Point) float64 { return float64(q.CurvatureRuleEta) }, draw.PlusGlyph{}, 4},
 			{"theory η = 1/L", func(q Point) float64 { return float64(q.TheoryEta) }, draw.TriangleGlyph{}, 3},
 		} {
 			var st []runner.Stats
@@ -380,7 +402,7 @@ func StepSizePlot(res *runner.Result) (*plot.Plot, error) {
 			}
 			name, c := m.name, figure.Color(m.color)
 			if len(series) > 1 {
-				name, c = s.Name+": "+name, figure.Color(3*si+mi)
+				name, c = s.Name+": "+name, figure.Color(4*si+mi)
 			}
 			if err := figure.AddStats(p, s.X, st, c, m.shape, nil, name, logX, true); err != nil {
 				return nil, err

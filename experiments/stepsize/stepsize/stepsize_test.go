@@ -30,7 +30,10 @@ func TestEndToEnd(t *testing.T) {
 		if !p.TheoryMonotone || !(p.FoundEta >= p.TheoryEta) || !(p.Ratio >= 1) || !(p.Unstable > p.FoundEta || math.IsNaN(float64(p.Unstable))) {
 			t.Errorf("%s: %+v", p.Label, p)
 		}
-		if !math.IsNaN(float64(p.Unstable)) && float64(p.Unstable/p.FoundEta) > 1+cfg.StepSearch.Tolerance {
+		if p.StepRule != "theory" || p.RuleEta != p.TheoryEta || math.Abs(float64(p.CurvatureRuleEta*p.LambdaMax0)-cfg.Step.C) > 1e-12 {
+			t.Errorf("%s: rule %q eta %v, curvature rule eta %v", p.Label, p.StepRule, p.RuleEta, p.CurvatureRuleEta)
+		}
+		if u := float64(p.Unstable); !math.IsNaN(u) && !math.IsInf(u, 1) && float64(p.Unstable/p.FoundEta) > 1+cfg.StepSearch.Tolerance {
 			t.Errorf("%s: bracket [%v, %v] wider than the tolerance", p.Label, p.FoundEta, p.Unstable)
 		}
 	}
