@@ -182,7 +182,7 @@ func DensityPanels(res *runner.Result) ([]*plot.Plot, error) {
 		}
 		if len(curves) > 0 {
 			// Room above the curves for the legend.
-			figure.LogHeadroom(p, 1e3)
+			figure.LogHeadroom(p, 300)
 			p.Y.Min = floor
 		}
 		out = append(out, p)
