@@ -1,8 +1,21 @@
-// Package convexity is the weak-convexity experiment: GD on the paper's
-// model for every point of the sweep (default H = 1..64), measuring
-// lambda_min(Hess F)/F and lambda_max at log-spaced steps along the path
-// (Lanczos, theory.Curvature) against the theory's -kappa and L. Its
+// Package convexity is the weak-convexity experiment: GD for every point
+// of the sweep (default the paper's model, H = 1..64), measuring the
+// Hessian spectrum of F at log-spaced steps along the path with the
+// instruments of theory/spectrum, for any model kind:
+// lambda_min(Hess F)/F and lambda_max with the k largest and smallest
+// eigenvalues and their residuals (Lanczos), Hutchinson's trace, the
+// spectral density by stochastic Lanczos quadrature and its negative
+// mass; against the theory's -kappa and L for the paper's model. Its
 // command is experiments/convexity.
+//
+// Besides the runner's files, each point writes points/<dir>/slq.csv
+// (label, step, start, node, weight: the quadrature nodes and weights,
+// which sum to 1 per start and step, for re-broadening) and
+// points/<dir>/eigs.csv (label, step, end, rank, value, residual: the
+// top-k and bottom-k Ritz values). The density of a step is
+// dim/starts sum_l sum_j weight_lj N(t; node_lj, (sigma w)^2), with dim
+// the point's "dim" in result.json and w the largest minus the smallest
+// node of the step.
 package convexity
 
 import (
@@ -11,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -21,6 +35,7 @@ import (
 	"github.com/mhattn/mha/experiments/gdpoint"
 	"github.com/mhattn/mha/experiments/runner"
 	"github.com/mhattn/mha/graph"
+	"github.com/mhattn/mha/layers"
 	"github.com/mhattn/mha/theory"
 )
 
@@ -31,7 +46,8 @@ const Name = "convexity"
 // measured.
 type Config struct {
 	gdpoint.Config
-	Convexity Settings `json:"convexity"`
+	Convexity Settings         `json:"convexity"`
+	Spectrum  SpectrumSettings `json:"spectrum"`
 }
 
 // Settings say where and how the curvature is measured along the path.
@@ -39,15 +55,18 @@ type Settings struct {
 	// Samples is the number of steps at which the curvature is measured,
 	// spread log-uniformly over 0..K (0 and K included); in [2, 1000].
 	Samples int `json:"samples"`
-	// Lanczos is the number of Lanczos iterations per measurement (each
-	// two gradient evaluations); in [2, 1000].
+	// Lanczos is the number of Lanczos iterations of the extreme
+	// eigenvalues per measurement (each two gradient evaluations); in
+	// [max(2, spectrum.k), 1000].
 	Lanczos int `json:"lanczos"`
 }
 
 // DefaultConfig: the head sweep's GD paths (K = 2000, theory step sizes)
-// with the curvature measured at 8 steps by 25 Lanczos iterations.
+// with the curvature measured at 8 steps by 25 Lanczos iterations and the
+// spectrum by DefaultSpectrum.
 func DefaultConfig() Config {
-	c := Config{Config: gdpoint.DefaultConfig("results/" + Name), Convexity: Settings{Samples: 8, Lanczos: 25}}
+	c := Config{Config: gdpoint.DefaultConfig("results/" + Name), Convexity: Settings{Samples: 8, Lanczos: 25},
+		Spectrum: DefaultSpectrum()}
 	c.SweepHeads(gdpoint.DefaultHeads...)
 	return c
 }
@@ -58,25 +77,27 @@ func (c *Config) Validate() error {
 	if cv := c.Convexity; cv.Samples < 2 || cv.Samples > 1000 {
 		errs = append(errs, &runner.FieldError{Field: "convexity.samples", Value: cv.Samples, Want: "an integer in [2, 1000]"})
 	}
-	if cv := c.Convexity; cv.Lanczos < 2 || cv.Lanczos > 1000 {
-		errs = append(errs, &runner.FieldError{Field: "convexity.lanczos", Value: cv.Lanczos, Want: "an integer in [2, 1000]"})
+	if cv := c.Convexity; cv.Lanczos < max(2, c.Spectrum.K) || cv.Lanczos > 1000 {
+		errs = append(errs, &runner.FieldError{Field: "convexity.lanczos", Value: cv.Lanczos,
+			Want: fmt.Sprintf("an integer in [max(2, spectrum.k) = %d, 1000]", max(2, c.Spectrum.K))})
 	}
+	errs = append(errs, c.Spectrum.validate(c.numTrainable())...)
 	return errors.Join(errs...)
 }
 
 // Experiment is the convexity experiment for the runner.
 var Experiment = runner.Experiment{
 	Name:     Name,
-	Doc:      "Measures lambda_min(Hess F)/F and lambda_max along GD paths against the theory's -kappa and L.",
+	Doc:      "Measures the Hessian spectrum along GD paths (lambda_min/F, lambda_max, top/bottom-k, trace, SLQ density, negative mass) against the theory's -kappa and L.",
 	Defaults: func() runner.Config { c := DefaultConfig(); return &c },
 	Columns:  Columns,
 	Point:    point,
 	Units:    gdpoint.Steps,
 	Cost:     gdpoint.Cost,
 	Table:    Table,
-	Plots: figure.Plots(figure.Builder{Name: "weak_convexity_vs_heads", Build: WeakConvexityPlot},
-		figure.Builder{Name: "smoothness_vs_heads", Build: SmoothnessPlot}, figure.Builder{Name: "curvature_path", Build: CurvaturePathPlot}),
-	Flags: gdpoint.Flags,
+	Plots:    plots,
+	Flags:    gdpoint.Flags,
+	Memory:   gdpoint.Memory,
 }
 
 // Run runs the experiment and writes its result directory.
@@ -103,13 +124,20 @@ func LogSteps(steps, n int) []int {
 
 // Columns are the convexity experiment's metric columns:
 // one row per measured step k of each point. lambda_min and lambda_max are
-// Lanczos estimates of the extreme eigenvalues of Hess F(theta_k) (Ritz
-// values, so |lambda_min| is at most the true one; the residuals bound
-// the distance to an eigenvalue); ratio = lambda_min / F(theta_k); kappa
-// and L are the theory's weak-convexity and smoothness constants over the
-// ball of radius ||theta_k - theta_0|| around theta_0, so the theory says
-// ratio >= -kappa and lambda_max <= L.
-var Columns = []string{"step", "train_loss", "lambda_min", "lambda_max", "ratio", "min_resid", "max_resid", "dist_from_init", "kappa", "L"}
+// Lanczos estimates of the extreme eigenvalues of Hess F(theta_k)
+// (spectrum.Extremes: Ritz values, so |lambda_min| is at most the true
+// one; the residuals ||H y - theta y||, measured, bound the distance to an
+// eigenvalue); ratio = lambda_min / F(theta_k); kappa and L are the
+// theory's weak-convexity and smoothness constants over the ball of
+// radius ||theta_k - theta_0|| around theta_0 (NaN for kinds other than
+// the paper's), so the theory says ratio >= -kappa and lambda_max <= L.
+// trace and trace_se are Hutchinson's estimate of tr Hess F and its
+// standard error; neg_fraction is the SLQ estimate of the fraction of the
+// eigenvalues below -neg_tol w (w the spectral width) and neg_sum their
+// sum, each with its standard error over the starts (NaN for one start).
+// The k largest and smallest eigenvalues are in each point's eigs.csv.
+var Columns = []string{"step", "train_loss", "lambda_min", "lambda_max", "ratio", "min_resid", "max_resid", "dist_from_init", "kappa", "L",
+	"trace", "trace_se", "neg_fraction", "neg_fraction_se", "neg_sum", "neg_sum_se"}
 
 // Point is a point of the convexity experiment.
 type Point struct {
@@ -132,14 +160,28 @@ type Point struct {
 	LambdaMax runner.Number `json:"lambda_max"`
 	// Kappa and L are the theory's constants over the ball the path stays
 	// in (radius ||theta_K - theta_0||); Kappa0 and L0 at theta_0 itself.
-	Kappa       runner.Number `json:"kappa"`
-	L           runner.Number `json:"L"`
-	Kappa0      runner.Number `json:"kappa_0"`
-	L0          runner.Number `json:"L_0"`
-	Distance    runner.Number `json:"dist_from_init"`
-	Samples     int           `json:"samples"`
-	Lanczos     int           `json:"lanczos"`
-	WallSeconds runner.Number `json:"wall_seconds"`
+	Kappa    runner.Number `json:"kappa"`
+	L        runner.Number `json:"L"`
+	Kappa0   runner.Number `json:"kappa_0"`
+	L0       runner.Number `json:"L_0"`
+	Distance runner.Number `json:"dist_from_init"`
+	Samples  int           `json:"samples"`
+	Lanczos  int           `json:"lanczos"`
+	// Dim is the number of trainable parameters, the dimension of the
+	// Hessian (the SLQ density integrates to it).
+	Dim int `json:"dim"`
+	// Trace0 and TraceFinal are the trace estimates at theta_0 and at
+	// the last measured step; NegFraction0 the fraction of negative
+	// eigenvalues at theta_0 and NegFractionWorst the largest along the
+	// path, at step NegWorstStep.
+	Trace0           runner.Number `json:"trace_0"`
+	TraceFinal       runner.Number `json:"trace_final"`
+	NegFraction0     runner.Number `json:"neg_fraction_0"`
+	NegFractionWorst runner.Number `json:"neg_fraction_worst"`
+	NegWorstStep     int           `json:"neg_worst_step"`
+	// Spectrum are the settings the spectrum was measured with.
+	Spectrum    SpectrumSettings `json:"spectrum"`
+	WallSeconds runner.Number    `json:"wall_seconds"`
 }
 
 func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
@@ -150,7 +192,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	}
 	lc, md, p0, r, eta, rule := s.Layer, s.Model, s.P0, s.R, s.Eta, s.Rule
 	res := &Point{Heads: lc.Heads, Eta: runner.Number(eta), EtaRule: rule,
-		Samples: c.Convexity.Samples, Lanczos: c.Convexity.Lanczos}
+		Samples: c.Convexity.Samples, Lanczos: c.Convexity.Lanczos, Dim: layers.NumTrainable(md), Spectrum: c.Spectrum}
 	// The theory's constants exist for the paper's model only: NaN for
 	// the other kinds, whose curvature is measured all the same.
 	constants := func(radius float64) theory.Constants {
@@ -166,11 +208,11 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	path := gdpoint.PathOf(w, s)
 	path.LogAt = func(k int) bool { _, ok := slices.BinarySearch(sample, k); return ok }
 	path.At = func(k int, m *graph.Model, p graph.Progress) ([]string, error) {
-		// The Lanczos start vector's seed is the step, so a resumed
-		// point measures exactly what an uninterrupted one does.
-		sp, err := theory.Curvature(m, c.Convexity.Lanczos, uint64(k)+1)
+		// The instruments' seed is the step, so a resumed point
+		// measures exactly what an uninterrupted one does.
+		ms, err := Measure(m, c.Spectrum, c.Convexity.Lanczos, uint64(k)+1)
 		if err != nil {
-			return nil, fmt.Errorf("curvature at step %d: %w", k, err)
+			return nil, fmt.Errorf("spectrum at step %d: %w", k, err)
 		}
 		// Hessian-vector products overwrite the model's gradient;
 		// GD's next update needs the one at theta_k.
@@ -179,24 +221,40 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		}
 		dist := gdpoint.Distance(m.Params().Trainable(md, nil), theta0)
 		kb := constants(dist)
-		return []string{runner.CSVLine(k, p.Loss, sp.Min, sp.Max, sp.Min/p.Loss, sp.MinResid, sp.MaxResid,
-			dist, kb.WeakConvexity, kb.Smoothness)}, nil
+		lo, hi := ms.Ext.Bottom[0], ms.Ext.Top[0]
+		row := runner.CSVLine(k, p.Loss, lo.Value, hi.Value, lo.Value/p.Loss, lo.Residual, hi.Residual,
+			dist, kb.WeakConvexity, kb.Smoothness, ms.Trace.Trace, ms.Trace.StdErr,
+			ms.Neg.Fraction, ms.Neg.FractionStdErr, ms.Neg.Sum, ms.Neg.SumStdErr)
+		return append([]string{row}, ms.extraRows(k)...), nil
 	}
 	end, err := path.Run(ctx)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
 	res.Status, res.Step, res.DivergedStep, res.Divergence = end.Status, end.Step, end.DivergedStep, end.Divergence
-	rows, err := parseRows(end.Rows)
+	metrics, slq, eigs := splitRows(w.Point.Label, end.Rows)
+	if err := writeCSV(filepath.Join(w.Dir, "slq.csv"), SLQHeader, slq); err != nil {
+		return runner.Outcome{}, err
+	}
+	if err := writeCSV(filepath.Join(w.Dir, "eigs.csv"), EigsHeader, eigs); err != nil {
+		return runner.Outcome{}, err
+	}
+	rows, err := parseRows(metrics)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
 	res.Ratio0, res.WorstRatio, res.LambdaMax, res.Distance = nan, nan, nan, nan
 	res.Kappa, res.L = nan, nan
+	res.Trace0, res.TraceFinal, res.NegFraction0, res.NegFractionWorst = nan, nan, nan, nan
 	for i, row := range rows {
 		if i == 0 && row.Step == 0 {
 			res.Ratio0 = runner.Number(row.Ratio)
+			res.Trace0, res.NegFraction0 = runner.Number(row.Trace), runner.Number(row.NegFraction)
 		}
+		if !(float64(res.NegFractionWorst) >= row.NegFraction) {
+			res.NegFractionWorst, res.NegWorstStep = runner.Number(row.NegFraction), row.Step
+		}
+		res.TraceFinal = runner.Number(row.Trace)
 		if !(float64(res.WorstRatio) <= row.Ratio) {
 			res.WorstRatio, res.WorstStep = runner.Number(row.Ratio), row.Step
 		}
@@ -206,7 +264,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		res.Distance, res.Kappa, res.L = runner.Number(row.Dist), runner.Number(row.Kappa), runner.Number(row.L)
 	}
 	res.WallSeconds = runner.Number(w.Elapsed().Seconds())
-	return runner.Outcome{Status: res.Status, Rows: end.Rows, Record: res}, nil
+	return runner.Outcome{Status: res.Status, Rows: metrics, Record: res}, nil
 }
 
 var nan = runner.NaN
@@ -216,6 +274,9 @@ type Row struct {
 	Step                               int
 	Loss, LambdaMin, LambdaMax, Ratio  float64
 	MinResid, MaxResid, Dist, Kappa, L float64
+	Trace, TraceSE                     float64
+	NegFraction, NegFractionSE         float64
+	NegSum, NegSumSE                   float64
 }
 
 func parseRows(lines []string) ([]Row, error) {
@@ -223,7 +284,7 @@ func parseRows(lines []string) ([]Row, error) {
 	for _, l := range lines {
 		var r Row
 		if err := runner.ParseCSV(l, &r.Step, &r.Loss, &r.LambdaMin, &r.LambdaMax, &r.Ratio, &r.MinResid, &r.MaxResid,
-			&r.Dist, &r.Kappa, &r.L); err != nil {
+			&r.Dist, &r.Kappa, &r.L, &r.Trace, &r.TraceSE, &r.NegFraction, &r.NegFractionSE, &r.NegSum, &r.NegSumSE); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -257,27 +318,42 @@ func PointsOf(res *runner.Result) ([]Point, [][]Row, error) {
 // ConvexityFit is the least-squares fit of log|lambda_min / F| against
 // log H over the points where lambda_min < 0, for the worst ratio along
 // the path and for the ratio at theta_0, and of log kappa against log H
-// for the theory's bound.
+// for the theory's bound; and of the spectrum's negative mass (the
+// largest fraction of negative eigenvalues along the path, and at
+// theta_0) and of its trace (at the last measured step, and at theta_0)
+// against log H, over the points where they are positive.
 type ConvexityFit struct {
 	WorstSlope, WorstIntercept float64
 	InitSlope, InitIntercept   float64
 	KappaSlope, KappaIntercept float64
-	Points                     int
+	// Negative mass: log NegFractionWorst and log NegFraction0.
+	NegSlope, NegIntercept         float64
+	NegInitSlope, NegInitIntercept float64
+	// Trace: log TraceFinal and log Trace0.
+	TraceSlope, TraceIntercept         float64
+	TraceInitSlope, TraceInitIntercept float64
+	Points                             int
 }
 
 // FitConvexity fits the slopes of the convexity experiment.
 func FitConvexity(pts []Point) ConvexityFit {
-	var h, worst, init, kappa []float64
+	var h, worst, init, kappa, neg, neg0, tr, tr0 []float64
 	for _, p := range pts {
 		h = append(h, float64(p.Heads))
 		worst = append(worst, -float64(p.WorstRatio))
 		init = append(init, -float64(p.Ratio0))
 		kappa = append(kappa, float64(p.Kappa))
+		neg, neg0 = append(neg, float64(p.NegFractionWorst)), append(neg0, float64(p.NegFraction0))
+		tr, tr0 = append(tr, float64(p.TraceFinal)), append(tr0, float64(p.Trace0))
 	}
 	var f ConvexityFit
 	f.WorstSlope, f.WorstIntercept = runner.FitLogLog(h, worst)
 	f.InitSlope, f.InitIntercept = runner.FitLogLog(h, init)
 	f.KappaSlope, f.KappaIntercept = runner.FitLogLog(h, kappa)
+	f.NegSlope, f.NegIntercept = runner.FitLogLog(h, neg)
+	f.NegInitSlope, f.NegInitIntercept = runner.FitLogLog(h, neg0)
+	f.TraceSlope, f.TraceIntercept = runner.FitLogLog(h, tr)
+	f.TraceInitSlope, f.TraceInitIntercept = runner.FitLogLog(h, tr0)
 	f.Points = len(pts)
 	return f
 }
@@ -302,7 +378,8 @@ func Table(w io.Writer, res *runner.Result) error {
 		fmt.Fprintln(w, note)
 	}
 	tw := runner.NewTable(w, len(res.GroupHeader()))
-	head := append(res.GroupHeader(), "status", "eta", "lambda_min/F at 0", "worst lambda_min/F", "-kappa", "max lambda_max", "L", "L/lambda_max")
+	head := append(res.GroupHeader(), "status", "eta", "lambda_min/F at 0", "worst lambda_min/F", "-kappa", "max lambda_max", "L", "L/lambda_max",
+		"trace at 0", "trace at K", "neg. fraction at 0", "max neg. fraction")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, g := range res.Groups() {
 		f := func(v func(Point) float64) string { return res.MeanCI(g, func(i int) float64 { return v(all[i]) }) }
@@ -319,7 +396,9 @@ func Table(w io.Writer, res *runner.Result) error {
 		cells := append(res.GroupCells(g), st, f(func(p Point) float64 { return float64(p.Eta) }), f(func(p Point) float64 { return float64(p.Ratio0) }),
 			f(func(p Point) float64 { return float64(p.WorstRatio) }), f(func(p Point) float64 { return -float64(p.Kappa) }),
 			f(func(p Point) float64 { return float64(p.LambdaMax) }), f(func(p Point) float64 { return float64(p.L) }),
-			f(func(p Point) float64 { return float64(p.L) / float64(p.LambdaMax) }))
+			f(func(p Point) float64 { return float64(p.L) / float64(p.LambdaMax) }),
+			f(func(p Point) float64 { return float64(p.Trace0) }), f(func(p Point) float64 { return float64(p.TraceFinal) }),
+			f(func(p Point) float64 { return float64(p.NegFraction0) }), f(func(p Point) float64 { return float64(p.NegFractionWorst) }))
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	if err := tw.Flush(); err != nil {
@@ -328,6 +407,11 @@ func Table(w io.Writer, res *runner.Result) error {
 	fit := FitConvexity(pts)
 	_, err = fmt.Fprintf(w, "slope of log|lambda_min/F| vs log H: %.3f (worst along the path), %.3f (at theta_0); theory's kappa: %.3f; 1/sqrt(H) is -0.5\n",
 		fit.WorstSlope, fit.InitSlope, fit.KappaSlope)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "slope of log(negative fraction) vs log H: %.3f (largest along the path), %.3f (at theta_0); of log trace vs log H: %.3f (at K), %.3f (at theta_0)\n",
+		fit.NegSlope, fit.NegInitSlope, fit.TraceSlope, fit.TraceInitSlope)
 	return err
 }
 
