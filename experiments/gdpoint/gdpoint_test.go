@@ -19,7 +19,7 @@ func TestValidateRanges(t *testing.T) {
 		{"steps", func(c *Config) { c.Steps = -5 }, []string{"steps = -5", "[1, "}},
 		{"heads zero", func(c *Config) { c.Heads = 0 }, []string{"heads = 0", "[1, 4096]"}},
 		{"eta", func(c *Config) { c.Eta = -1 }, []string{"eta = -1", "> 0"}},
-		{"log_every", func(c *Config) { c.LogEvery = 10_000 }, []string{"log_every = 10000", "[0, steps = 2000]"}},
+		{"log_every", func(c *Config) { c.LogEvery = 10_000 }, []string{"log_every = 10000", "[0, steps = 300]"}},
 		{"cert_eps", func(c *Config) { c.CertEps = 2 }, []string{"cert_eps = 2", "(0, 1)"}},
 		{"zeta", func(c *Config) { c.Data.Zeta = 1.5 }, []string{"data.zeta = 1.5", "(0, 1]"}},
 		{"query", func(c *Config) { c.Model.Query = "last" }, []string{`model.query = "last"`, "first-token"}},
@@ -44,7 +44,7 @@ func TestValidateRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Resolve()
-	if c.LogEvery != 40 || c.MaxLoss != 1000 {
+	if c.LogEvery != 6 || c.MaxLoss != 1000 {
 		t.Errorf("resolved log_every %d, max_loss %v", c.LogEvery, c.MaxLoss)
 	}
 }

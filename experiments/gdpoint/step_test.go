@@ -40,6 +40,7 @@ func TestValidateStep(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := gdpoint.DefaultConfig("out")
+			c.Eta = 0 // eta 0 (not the default 1): the rules decide
 			tc.edit(&c)
 			err := c.Validate()
 			if tc.want == nil {
@@ -60,6 +61,19 @@ func TestValidateStep(t *testing.T) {
 	}
 }
 
+// TestDefaultStepIsFixed: the default config trains with the fixed
+// eta = DefaultEta, and names a rule that needs eta = 0 with the remedy.
+func TestDefaultStepIsFixed(t *testing.T) {
+	c := gdpoint.DefaultConfig("out")
+	if err := c.Validate(); err != nil || c.StepRule() != theory.RuleFixed || c.Eta != gdpoint.DefaultEta {
+		t.Fatalf("rule %q, eta %v, %v", c.StepRule(), c.Eta, err)
+	}
+	c.Step.Rule = "theory"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "eta = 1") || !strings.Contains(err.Error(), "-set eta=0") {
+		t.Errorf("theory rule with the default eta: %v", err)
+	}
+}
+
 // TestStepRulesAndValidity: each rule makes its eta and says so in the
 // record and table; the bounds' hypotheses are decided after the run
 // (the path and token-norm ones are never left unknown), the summary
@@ -67,6 +81,7 @@ func TestValidateStep(t *testing.T) {
 func TestStepRulesAndValidity(t *testing.T) {
 	cfg := gdpoint.DefaultConfig("")
 	exptest.Tiny(&cfg, filepath.Join(t.TempDir(), "run"))
+	cfg.Eta = 0
 	cfg.Step.C = 0.5
 	cfg.SweepAxis(runner.Axis{Key: "step.rule", Values: []json.RawMessage{json.RawMessage(`"theory"`), json.RawMessage(`"curvature"`)}})
 	e := gdpoint.Experiment("steprule", "test", func() *gdpoint.Config { c := gdpoint.DefaultConfig(""); return &c })

@@ -3,7 +3,7 @@
 // errors, the theory's step sizes and bounds, parameters and plots to a
 // result directory.
 //
-//	go run ./experiments/headsweep                 # the default sweep, H = 1..64
+//	go run ./experiments/headsweep                 # the default sweep, H = 1..64, 5 seeds
 //	go run ./experiments/headsweep -heads 1,4 -steps 50 -out /tmp/hs
 //	go run ./experiments/headsweep -sweep data.zeta=0.125,0.25 -heads 1,2 -set data.sigma=0.2
 //	go run ./experiments/headsweep -help

@@ -110,6 +110,7 @@ func TestMeasureBounds(t *testing.T) {
 func TestHeadSweep(t *testing.T) {
 	cfg := DefaultSweep()
 	cfg.Data.Dim, cfg.Data.Tokens, cfg.Data.Train, cfg.Data.Test = 6, 4, 16, 16
+	cfg.Sweep = nil // one seed
 	cfg.SweepHeads(1, 2)
 	cfg.Steps = 5
 	cfg.Out = t.TempDir()

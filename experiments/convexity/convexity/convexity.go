@@ -1,5 +1,5 @@
 // Package convexity is the weak-convexity experiment: GD for every point
-// of the sweep (default the paper's model, H = 1..64), measuring the
+// of the sweep (default the paper's model, H = 1, 4, 16, 64), measuring the
 // Hessian spectrum of F at log-spaced steps along the path with the
 // instruments of theory/spectrum, for any model kind:
 // lambda_min(Hess F)/F and lambda_max with the k largest and smallest
@@ -61,13 +61,14 @@ type Settings struct {
 	Lanczos int `json:"lanczos"`
 }
 
-// DefaultConfig: the head sweep's GD paths (K = 2000, theory step sizes)
-// with the curvature measured at 8 steps by 25 Lanczos iterations and the
+// DefaultConfig: GD paths of the head sweep's model and data (K = 300,
+// eta = 1) for H = 1, 4, 16, 64, with the curvature measured at 6 steps by
+// 20 Lanczos iterations and the
 // spectrum by DefaultSpectrum.
 func DefaultConfig() Config {
-	c := Config{Config: gdpoint.DefaultConfig("results/" + Name), Convexity: Settings{Samples: 8, Lanczos: 25},
+	c := Config{Config: gdpoint.DefaultConfig("results/" + Name), Convexity: Settings{Samples: 6, Lanczos: 20},
 		Spectrum: DefaultSpectrum()}
-	c.SweepHeads(gdpoint.DefaultHeads...)
+	c.SweepHeads(1, 4, 16, 64)
 	return c
 }
 

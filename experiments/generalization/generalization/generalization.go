@@ -1,7 +1,7 @@
 // Package generalization is the generalization experiment: GD on nested
 // training sets of growing size n (the first n sequences of one draw), for
-// every point of the sweep (default H in {1, 8}, n = 16..512, data seeds
-// 1..3), measuring the test loss and the generalization gap against n
+// every point of the sweep (default H in {1, 4, 16}, n = 64..1024, seeds
+// 1..5), measuring the test loss and the generalization gap against n
 // beside the theory's c/n term. Its command is experiments/generalization.
 package generalization
 
@@ -36,13 +36,13 @@ type Config = gdpoint.Config
 // SizeKey is the swept key of the training-set size.
 const SizeKey = "data.train"
 
-// DefaultConfig: n in {16, ..., 512} (data.train), H in {1, 8}, data
-// seeds 1, 2, 3, K = 2000 with theory step sizes, n_test = 512.
+// DefaultConfig: n in {64, ..., 1024} (data.train), H in {1, 4, 16},
+// seeds 1..5 (data and init), K = 300 steps of eta = 1, n_test = 1024.
 func DefaultConfig() Config {
 	c := gdpoint.DefaultConfig("results/" + Name)
-	c.SweepHeads(1, 8)
-	c.SweepAxis(runner.Axis{Key: SizeKey, Values: raw("16", "32", "64", "128", "256", "512")})
-	c.SweepAxis(runner.Axis{Key: "data.seed", Values: raw("1", "2", "3")})
+	c.SweepHeads(1, 4, 16)
+	c.SweepAxis(runner.Axis{Key: SizeKey, Values: raw("64", "128", "256", "512", "1024")})
+	c.SweepAxis(gdpoint.SeedsAxis(gdpoint.DefaultSeeds...))
 	return c
 }
 

@@ -12,6 +12,7 @@ import (
 func TestEndToEnd(t *testing.T) {
 	cfg := DefaultConfig()
 	exptest.Tiny(&cfg, filepath.Join(t.TempDir(), "run"))
+	cfg.Sweep, cfg.Eta = nil, 0 // the theory step, whose validity is checked
 	cfg.SweepHeads(1, 2)
 	cfg.SweepAxis(runner.Axis{Key: SizeKey, Values: raw("8", "16", "32")})
 	cfg.SweepAxis(runner.Axis{Key: "data.seed", Values: raw("1", "2")})

@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mhattn/mha/experiments/gdpoint"
 	"github.com/mhattn/mha/experiments/runner"
 )
 
 func TestDefaultConfigValid(t *testing.T) {
 	c := DefaultConfig()
 	pts, err := runner.Grid(Name, &c, false, nil)
-	if err != nil || len(pts) != 7 {
+	if err != nil || len(pts) != len(gdpoint.DefaultHeads)*len(gdpoint.DefaultSeeds) {
 		t.Fatalf("default grid: %d points, %v", len(pts), err)
 	}
 }
@@ -27,7 +28,7 @@ func TestFlagsOverrideConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := c.(*Config)
-	if cfg.Steps != 9 || cfg.Eta != 0.5 || cfg.Data.Train != 40 || cfg.Data.Test != 512 || cfg.Out != dir+"/o" {
+	if cfg.Steps != 9 || cfg.Eta != 0.5 || cfg.Data.Train != 40 || cfg.Data.Test != gdpoint.DefaultData().Test || cfg.Out != dir+"/o" {
 		t.Errorf("got %+v", cfg)
 	}
 	if got := strings.Join(cfg.Sweep.Keys(), ","); got != "heads,data.seed" {

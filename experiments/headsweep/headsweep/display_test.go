@@ -33,7 +33,7 @@ func TestDisplayInTmux(t *testing.T) {
 	// Labels of 37 characters, so that a point line with the widest bar
 	// would not fit.
 	cmd := fmt.Sprintf("%s -heads 1,2 -sweep data.sigma=0.123456789012345,0.234567890123456 -sweep data.seed=101,202 -steps 1500 -workers %d "+
-		"-set data.train=32 -set data.test=32 -set data.tokens=4 -set data.dim=6 -set data.clusters=2 -set log_every=100 -out %s; "+
+		"-set data.train=32 -set data.test=32 -set data.tokens=4 -set data.dim=6 -set data.clusters=2 -set seed=0 -set log_every=100 -out %s; "+
 		"echo EXIT=$?; sleep 600", bin, workers, out)
 	// A server of our own, so that no user session or setting interferes.
 	sock := fmt.Sprintf("mha-display-test-%d", os.Getpid())

@@ -1,7 +1,7 @@
 // Package headsweep is the head-sweep experiment: GD on the paper's
-// model for every head count H of the sweep (by default H = 1..64) on the
-// same data from nested initializations, with the theory step size per H,
-// reporting losses, errors, the theory's step sizes and bounds, the
+// model for every head count H of the sweep (by default H = 1..64, five
+// seeds, K = 300 steps of eta = 1 on gdpoint.DefaultData) on the same data
+// from nested initializations, reporting losses, errors, the theory's step sizes and bounds, the
 // distance travelled and the attention on relevant tokens.
 //
 // Its points are training points (gdpoint.Train); its command is
@@ -20,11 +20,13 @@ const Name = "headsweep"
 // Config is the head sweep's config: a training point's.
 type Config = gdpoint.Config
 
-// DefaultConfig sweeps heads over gdpoint.DefaultHeads with K = 2000
-// steps into results/headsweep.
+// DefaultConfig sweeps heads over gdpoint.DefaultHeads and the seed over
+// gdpoint.DefaultSeeds (35 points) with K = 300 steps of eta = 1 into
+// results/headsweep.
 func DefaultConfig() Config {
 	c := gdpoint.DefaultConfig("results/" + Name)
 	c.SweepHeads(gdpoint.DefaultHeads...)
+	c.SweepAxis(gdpoint.SeedsAxis(gdpoint.DefaultSeeds...))
 	return c
 }
 

@@ -19,6 +19,8 @@ func tinyConfig(out string) Config {
 	c := DefaultConfig()
 	c.Data.Train, c.Data.Test = 32, 32
 	c.Data.Tokens, c.Data.Dim, c.Data.Clusters = 4, 6, 2
+	c.Sweep = nil // no seed axis
+	c.Eta = 0     // the theory step: the tests check its columns
 	c.SweepHeads(1, 2)
 	c.Steps = 20
 	c.LogEvery = 2

@@ -142,7 +142,7 @@ func TestBadInputExit2(t *testing.T) {
 // while H = 1 decreases throughout.
 func TestDivergedPoint(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
-	cfg := writeFile(t, "c.json", `{"data": {"train": 32, "test": 32, "tokens": 4, "dim": 6, "clusters": 2}, "sweep": {"heads": [1, 4]}, "steps": 20, "eta": 100, "max_loss": 1}`)
+	cfg := writeFile(t, "c.json", `{"data": {"train": 32, "test": 32, "tokens": 4, "dim": 6, "clusters": 2, "zeta": 0.25, "decoy": 0}, "sweep": {"heads": [1, 4]}, "steps": 20, "eta": 100, "max_loss": 1}`)
 	code, stderr := runMain("-config", cfg, "-out", out, "-quiet")
 	if code != runner.ExitDiverged {
 		t.Fatalf("exit status %d, want %d; stderr:\n%s", code, runner.ExitDiverged, stderr)

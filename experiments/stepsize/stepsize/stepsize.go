@@ -1,5 +1,5 @@
 // Package stepsize is the step-size experiment: for every point of the
-// sweep (default H = 1..64, K = 100), the largest constant step size
+// sweep (default H = 1, 4, 16, 64, K = 300), the largest constant step size
 // whose K-step GD loss sequence decreases at every step (bisection on a
 // log scale), against the theory step size for K steps and the classical
 // 2 / lambda_max(Hess F(theta_0)). Its command is experiments/stepsize.
@@ -45,12 +45,13 @@ type Settings struct {
 	MaxFactor float64 `json:"max_factor"`
 }
 
-// DefaultConfig: H = 1..64, K = 100 steps per trial, bisection to 2% up
+// DefaultConfig: H = 1, 4, 16, 64, K = 300 steps per trial, bisection to 2% up
 // to 10^6 times the theory step size.
 func DefaultConfig() Config {
 	c := Config{Config: gdpoint.DefaultConfig("results/" + Name), StepSearch: Settings{Tolerance: 0.02, MaxFactor: 1e6}}
-	c.Steps = 100
-	c.SweepHeads(gdpoint.DefaultHeads...)
+	// The search starts from the theory step: eta is the search's.
+	c.Eta = 0
+	c.SweepHeads(1, 4, 16, 64)
 	return c
 }
 
