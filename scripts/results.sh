@@ -6,7 +6,7 @@
 #   bash scripts/results.sh                  # every experiment, then the document
 #   bash scripts/results.sh headsweep margin # rerun only these, then the document (from every run in results/docs)
 #   MHA_RESULTS_SKIP_RUN=1 bash scripts/results.sh   # only the document, from the last runs
-#   MHA_RESULTS_SEEDS=5 bash scripts/results.sh   # every experiment over data seeds 1..5 (replaces their seed axis)
+#   MHA_RESULTS_SEEDS=3 bash scripts/results.sh   # every experiment over seeds 1..3 (key seed: data and init; replaces their seed axis)
 #   MHA_RESULTS_ARGS="-set steps=500" bash scripts/results.sh headsweep   # extra flags for every program
 #
 # MHA_RESULTS_SEEDS must be an integer >= 1 (exit 2 otherwise, before anything runs).
@@ -29,10 +29,10 @@ out=results/docs
 args=${MHA_RESULTS_ARGS:-}
 if [ -n "${MHA_RESULTS_SEEDS:-}" ]; then
 	if ! [[ "$MHA_RESULTS_SEEDS" =~ ^[0-9]+$ ]] || [ "$MHA_RESULTS_SEEDS" -lt 1 ]; then
-		echo "MHA_RESULTS_SEEDS = \"$MHA_RESULTS_SEEDS\": must be an integer >= 1 (the number of data seeds)" >&2
+		echo "MHA_RESULTS_SEEDS = \"$MHA_RESULTS_SEEDS\": must be an integer >= 1 (the number of seeds)" >&2
 		exit 2
 	fi
-	args="$args -sweep data.seed=$(seq -s, 1 "$MHA_RESULTS_SEEDS")"
+	args="$args -sweep seed=$(seq -s, 1 "$MHA_RESULTS_SEEDS")"
 fi
 mkdir -p "$out"
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -254,6 +255,7 @@ func (c *Config) Validate() error {
 		bad("eta", c.Eta, "0 (the step rule derives eta) or a finite value > 0")
 	}
 	errs = append(errs, c.validateStep()...)
+	errs = append(errs, c.validateSeed()...)
 	if !(c.MaxLoss >= 0 && finite(c.MaxLoss)) {
 		bad("max_loss", c.MaxLoss, fmt.Sprintf("0 (selects %g) or a finite value > 0", float64(graph.DefaultMaxLoss)))
 	}
@@ -276,6 +278,26 @@ func (c *Config) StepRule() theory.StepRule {
 }
 
 // validateStep checks step.rule and step.c against the model and eta.
+// validateSeed refuses a seed that would silently replace a data or init
+// seed set or swept beside it.
+func (c *Config) validateSeed() []error {
+	var errs []error
+	swept := func(key string) bool { return slices.Contains(c.Sweep.Keys(), key) }
+	if c.Seed == 0 && !swept("seed") {
+		return nil
+	}
+	for _, k := range []struct {
+		key  string
+		seed uint64
+	}{{"data.seed", c.Data.Seed}, {"init.seed", c.Init.Seed}} {
+		if swept(k.key) || (k.seed != 1 && k.seed != c.Seed) {
+			errs = append(errs, &runner.FieldError{Field: k.key, Value: k.seed,
+				Want: fmt.Sprintf("the value of seed (seed = %d, or swept, replaces data.seed and init.seed): set or sweep one of them; -set seed=0 keeps %s", c.Seed, k.key)})
+		}
+	}
+	return errs
+}
+
 func (c *Config) validateStep() []error {
 	var errs []error
 	bad := func(field string, value any, want string) {

@@ -149,3 +149,29 @@ func TestNullNumber(t *testing.T) {
 		t.Fatalf("%v, %v", back, err)
 	}
 }
+
+// TestSeedReplacesDataAndInitSeeds: seed sets both seeds when resolved,
+// and a data or init seed set or swept beside it is refused, not
+// silently replaced.
+func TestSeedReplacesDataAndInitSeeds(t *testing.T) {
+	c := gdpoint.DefaultConfig("out")
+	c.Seed = 7
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.Resolve()
+	if c.Data.Seed != 7 || c.Init.Seed != 7 || c.Validate() != nil {
+		t.Errorf("resolved data.seed %d, init.seed %d, %v", c.Data.Seed, c.Init.Seed, c.Validate())
+	}
+	c = gdpoint.DefaultConfig("out")
+	c.Seed, c.Data.Seed = 3, 9
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "data.seed = 9") || !strings.Contains(err.Error(), "seed=0") {
+		t.Errorf("data.seed beside seed: %v", err)
+	}
+	c = gdpoint.DefaultConfig("out")
+	c.SweepAxis(gdpoint.SeedsAxis(1, 2))
+	c.SweepAxis(runner.Axis{Key: "init.seed", Values: []json.RawMessage{json.RawMessage("1"), json.RawMessage("2")}})
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "init.seed") {
+		t.Errorf("init.seed swept beside seed: %v", err)
+	}
+}
