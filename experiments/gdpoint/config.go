@@ -55,6 +55,17 @@ type Config struct {
 	// CertEps is the target loss eps of the realizability certificate
 	// (theory.Realize). Default 0.05; in (0, 1).
 	CertEps float64 `json:"cert_eps"`
+	// ChunkSamples is B, the most samples one run of a compiled graph
+	// holds (graph.Options.ChunkSamples): the training and test sets are
+	// worked through in chunks of B samples, so the graph's buffers grow
+	// with min(n, B), not with n. Default graph.DefaultChunkSamples =
+	// 1024; an integer >= 1, whose one chunk must fit max_memory.
+	// Resolve lowers it to max(data.train, data.test): any B at least
+	// that runs every set as one chunk, computing the same bits as the
+	// default there (and giving the point the same identity). With B < n
+	// the mean loss and gradient are summed chunk by chunk, so results
+	// differ from one chunk's in the last bits.
+	ChunkSamples int `json:"chunk_samples"`
 }
 
 // StepConfig chooses how a point's constant step size eta is derived.
@@ -118,6 +129,8 @@ func DefaultConfig(out string) Config {
 		Steps:    DefaultSteps,
 		Step:     StepConfig{C: DefaultStepC},
 		CertEps:  DefaultCertEps,
+
+		ChunkSamples: graph.DefaultChunkSamples,
 	}
 }
 
@@ -220,6 +233,7 @@ func (c *Config) Validate() error {
 	if !(c.CertEps > 0 && c.CertEps < 1) {
 		bad("cert_eps", c.CertEps, "a value in (0, 1)")
 	}
+	errs = append(errs, c.validateChunk()...)
 	return errors.Join(errs...)
 }
 
@@ -277,7 +291,28 @@ func (c *Config) validateStep() []error {
 	return errs
 }
 
-// Resolve replaces log_every 0 and max_loss 0 by what they select.
+// validateChunk checks chunk_samples: >= 1, and one chunk's graph
+// buffers (ChunkMemory) within max_memory.
+func (c *Config) validateChunk() []error {
+	if c.ChunkSamples < 1 {
+		return []error{&runner.FieldError{Field: "chunk_samples", Value: c.ChunkSamples,
+			Want: fmt.Sprintf("an integer >= 1 (samples per run of the graph; default %d)", graph.DefaultChunkSamples)}}
+	}
+	limit, err := runner.ParseBytes(c.MaxMemory)
+	if c.MaxMemory == "" || err != nil { // a bad max_memory is the runner's to report
+		return nil
+	}
+	if need, b := c.ChunkMemory(); need > limit {
+		return []error{&runner.FieldError{Field: "chunk_samples", Value: c.ChunkSamples,
+			Want: fmt.Sprintf("a chunk that fits max_memory = %s: one chunk of %d samples needs about %s of graph buffers (data.tokens = %d, data.dim = %d, heads = %d); lower chunk_samples or raise max_memory",
+				c.MaxMemory, b, runner.FormatBytes(need), c.Data.Tokens, c.Data.Dim, c.Heads)}}
+	}
+	return nil
+}
+
+// Resolve replaces log_every 0 and max_loss 0 by what they select and
+// lowers chunk_samples to max(data.train, data.test) (the same
+// computation: every set is one chunk either way).
 func (c *Config) Resolve() {
 	if c.LogEvery == 0 {
 		c.LogEvery = max(1, c.Steps/defaultRows)
@@ -285,6 +320,15 @@ func (c *Config) Resolve() {
 	if c.MaxLoss == 0 {
 		c.MaxLoss = graph.DefaultMaxLoss
 	}
+	if n := max(c.Data.Train, c.Data.Test); n >= 1 && c.ChunkSamples > n {
+		c.ChunkSamples = n
+	}
+}
+
+// GraphOptions are the options of the point's graphs (graph.NewModelOptions,
+// graph.NewEvaluatorOptions).
+func (c *Config) GraphOptions() graph.Options {
+	return graph.Options{ChunkSamples: c.ChunkSamples}
 }
 
 // Layer is the architecture of the point.

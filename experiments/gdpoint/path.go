@@ -22,6 +22,8 @@ type Path struct {
 	Eta     float64
 	Steps   int
 	MaxLoss float64
+	// Options are the graph's (Config.GraphOptions).
+	Options graph.Options
 	// LogAt says whether step k is logged; At returns its rows. At may
 	// use the model (e.g. Hessian-vector products) but must leave its
 	// parameters as they were.
@@ -31,7 +33,7 @@ type Path struct {
 
 // PathOf is a Path from a Start with the point's steps and max_loss.
 func PathOf(w *runner.Work, s *Start) Path {
-	return Path{Work: w, Model: s.Model, P0: s.P0, Train: s.Train, Eta: s.Eta, Steps: s.Config.Steps, MaxLoss: s.Config.MaxLoss}
+	return Path{Work: w, Model: s.Model, P0: s.P0, Train: s.Train, Eta: s.Eta, Steps: s.Config.Steps, MaxLoss: s.Config.MaxLoss, Options: s.Config.GraphOptions()}
 }
 
 // End is how a Path ended.
@@ -74,7 +76,7 @@ func (g Path) Run(ctx context.Context) (End, error) {
 		first, params, rows, wall0 = cp.Step, cp.Params, cp.Rows, cp.WallSeconds
 		w.Log.WithField("step", first).Info("resuming from checkpoint")
 	}
-	m, err := graph.NewModel(g.Model, params, g.Train)
+	m, err := graph.NewModelOptions(g.Model, params, g.Train, g.Options)
 	if err != nil {
 		return End{}, err
 	}

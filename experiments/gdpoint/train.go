@@ -117,7 +117,7 @@ func Train(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	}
 	w.Log.WithFields(logrus.Fields{"eta": runner.FormatFloat(s.Eta), "eta_rule": s.Rule}).Info("training")
 
-	testEval, err := graph.NewEvaluator(m, s.Test)
+	testEval, err := graph.NewEvaluatorOptions(m, s.Test, c.GraphOptions())
 	if err != nil {
 		return runner.Outcome{}, err
 	}
@@ -209,7 +209,7 @@ func Experiment(name, doc string, defaults func() *Config) runner.Experiment {
 		Table:      Table,
 		Plots:      Plots,
 		Flags:      Flags,
-		Memory:     Memory,
+		Memory:     MemoryTrain,
 	}
 }
 
