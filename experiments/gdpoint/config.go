@@ -302,12 +302,19 @@ func (c *Config) validateChunk() []error {
 	if c.MaxMemory == "" || err != nil { // a bad max_memory is the runner's to report
 		return nil
 	}
-	if need, b := c.ChunkMemory(); need > limit {
-		return []error{&runner.FieldError{Field: "chunk_samples", Value: c.ChunkSamples,
-			Want: fmt.Sprintf("a chunk that fits max_memory = %s: one chunk of %d samples needs about %s of graph buffers (data.tokens = %d, data.dim = %d, heads = %d); lower chunk_samples or raise max_memory",
-				c.MaxMemory, b, runner.FormatBytes(need), c.Data.Tokens, c.Data.Dim, c.Heads)}}
+	need, b := c.ChunkMemory()
+	if need <= limit {
+		return nil
 	}
-	return nil
+	from := fmt.Sprintf("data.tokens = %d, data.dim = %d, heads = %d", c.Data.Tokens, c.Data.Dim, c.Heads)
+	fits := int(limit / c.chunkBytes(1))
+	want := fmt.Sprintf("an integer in [1, %d], whose chunk fits max_memory = %s: one chunk of %d samples needs about %s of graph buffers (%s)",
+		fits, c.MaxMemory, b, runner.FormatBytes(need), from)
+	if fits < 1 {
+		want = fmt.Sprintf("a chunk that fits max_memory = %s, but one sample needs about %s of graph buffers (%s): raise max_memory or lower those fields",
+			c.MaxMemory, runner.FormatBytes(c.chunkBytes(1)), from)
+	}
+	return []error{&runner.FieldError{Field: "chunk_samples", Value: c.ChunkSamples, Want: want}}
 }
 
 // Resolve replaces log_every 0 and max_loss 0 by what they select and

@@ -3,6 +3,7 @@ package gdpoint
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 
 	"github.com/mhattn/mha/datasets"
@@ -49,6 +50,12 @@ type End struct {
 	// MaxDistance is max_k ||theta_k - theta_0|| over the steps this run
 	// computed (a resumed run starts at its checkpoint).
 	MaxDistance float64
+	// LastStep is the last step k GD recorded, its parameters and loss
+	// finite (for status diverged the step before the one where the
+	// divergence was detected), and LastDistance its ||theta_k -
+	// theta_0||; LastStep is -1 when this run recorded none.
+	LastStep     int
+	LastDistance float64
 }
 
 // errStop stops GD after a checkpoint on interruption.
@@ -86,9 +93,12 @@ func (g Path) Run(ctx context.Context) (End, error) {
 	}
 	gd := graph.GD{StepSize: g.Eta, Steps: g.Steps, MaxLoss: g.MaxLoss}
 	theta0, maxDist := g.P0.Trainable(g.Model, nil), 0.0
+	lastStep, lastDist := -1, math.NaN()
 	rec := graph.RecorderFunc(func(p graph.Progress) error {
 		k := p.Step
-		maxDist = max(maxDist, Distance(m.Params().Trainable(g.Model, nil), theta0))
+		dist := Distance(m.Params().Trainable(g.Model, nil), theta0)
+		maxDist = max(maxDist, dist)
+		lastStep, lastDist = k, dist
 		if k < g.Steps && ctx.Err() != nil {
 			if err := save(k); err != nil {
 				return err
@@ -111,7 +121,7 @@ func (g Path) Run(ctx context.Context) (End, error) {
 		return nil
 	})
 	last, err := gd.RunFrom(m, first, rec)
-	end := End{Step: last.Step, Model: m, Last: last, MaxDistance: maxDist}
+	end := End{Step: last.Step, Model: m, Last: last, MaxDistance: maxDist, LastStep: lastStep, LastDistance: lastDist}
 	var div *graph.DivergedError
 	switch {
 	case errors.Is(err, errStop):
