@@ -26,7 +26,7 @@ func TestChunkSamplesValidate(t *testing.T) {
 		{"one sample too large", func(c *Config) { c.Heads, c.ChunkSamples, c.MaxMemory = 4, 1, "64K" },
 			[]string{"chunk_samples = 1", "max_memory = 64K", "one sample needs about 96.0 KiB"}},
 		// The chunk in force is at most the larger set: 512 samples.
-		{"larger than the sets", func(c *Config) { c.Heads, c.ChunkSamples, c.MaxMemory = 1, 1 << 20, "13M" }, nil},
+		{"larger than the sets", func(c *Config) { c.Heads, c.ChunkSamples, c.MaxMemory = 1, 1<<20, "13M" }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig("out")

@@ -3,8 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mhattn/mha/layers/ops"

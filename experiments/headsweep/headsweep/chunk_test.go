@@ -167,7 +167,7 @@ func TestDivergedDistanceNotZero(t *testing.T) {
 	}
 	var sum struct {
 		Points []struct {
-			Label  string `json:"label"`
+			Label  string                     `json:"label"`
 			Result map[string]json.RawMessage `json:"result"`
 		} `json:"points"`
 	}
