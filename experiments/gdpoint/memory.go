@@ -37,6 +37,11 @@ func MemoryTrain(c runner.Config) (float64, []string) {
 // gradients, softmax, products, Gorgonia's intermediates): measured
 // near 20 for the composed engine at n = 10^6 (generalization, 19.6 GB
 // and growing), so 16 is a lower estimate of the peak that still refuses it.
+// The fused engine keeps far fewer: a GD graph of 4096 samples at T = 16,
+// d = 32, H = 16 peaked at 299 MB, 0.75 such tensors (go run ./bench/memory
+// -n 4096 -chunk 4096 vs -chunk 256), and a whole head-sweep point about
+// 2 (graphs of the training and test sets at once), so for it the
+// estimate is high by up to 8x.
 const graphTensors = 16
 
 // chunkBytes is the estimate of a graph's buffers for b samples.
@@ -93,12 +98,15 @@ func memory(c *Config, ntk, cert bool) (float64, []string) {
 	}
 	_, b := c.ChunkMemory()
 	gs := max(held(c.Data.Train, b), held(c.Data.Test, b))
-	gfrom := fmt.Sprintf("%d samples in graphs (chunks of min(chunk_samples = %d, max(data.train, data.test) = %d) samples and the tail), data.tokens = %d, heads = %d, data.dim = %d",
-		gs, c.ChunkSamples, max(c.Data.Train, c.Data.Test), c.Data.Tokens, c.Heads, c.Data.Dim)
+	sizes := fmt.Sprintf("data.tokens = %d, heads = %d, data.dim = %d", c.Data.Tokens, c.Heads, c.Data.Dim)
+	gfrom := fmt.Sprintf("%d samples in graphs (one chunk: max(data.train, data.test) <= chunk_samples = %d), %s", gs, c.ChunkSamples, sizes)
+	if big := max(c.Data.Train, c.Data.Test); big > b {
+		gfrom = fmt.Sprintf("%d samples in graphs (chunks of chunk_samples = %d and the tail, of max(data.train, data.test) = %d), %s", gs, c.ChunkSamples, big, sizes)
+	}
 	if cs := held(c.Data.Train, min(c.Data.Train, graph.DefaultChunkSamples)); cert && cs > gs {
 		gs = cs
-		gfrom = fmt.Sprintf("%d samples in the graphs of the certificate's evaluator (chunks of %d samples whatever chunk_samples; data.train = %d), data.tokens = %d, heads = %d, data.dim = %d",
-			cs, graph.DefaultChunkSamples, c.Data.Train, c.Data.Tokens, c.Heads, c.Data.Dim)
+		gfrom = fmt.Sprintf("%d samples in the graphs of the certificate's evaluator (chunks of %d samples whatever chunk_samples = %d, and the tail, of data.train = %d), %s",
+			cs, graph.DefaultChunkSamples, c.ChunkSamples, c.Data.Train, sizes)
 	}
 	gbytes := c.chunkBytes(gs)
 	ts := []term{
