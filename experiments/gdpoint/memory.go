@@ -40,8 +40,9 @@ func MemoryTrain(c runner.Config) (float64, []string) {
 // The fused engine keeps far fewer: a GD graph of 4096 samples at T = 16,
 // d = 32, H = 16 peaked at 299 MB, 0.75 such tensors (go run ./bench/memory
 // -n 4096 -chunk 4096 vs -chunk 256), and a whole head-sweep point about
-// 2 (graphs of the training and test sets at once), so for it the
-// estimate is high by up to 8x.
+// 3.5 (n = 4096, T = 16, d = 32, H = 4, 3 steps: peak 715 MB in one chunk,
+// 460 MB in chunks of 256; several graphs live at once), so for it the
+// estimate is high by 4x or more.
 const graphTensors = 16
 
 // chunkBytes is the estimate of a graph's buffers for b samples.
