@@ -60,6 +60,17 @@ type Config struct {
 	// CertEps is the target loss eps of the realizability certificate
 	// (theory.Realize). Default 0.05; in (0, 1).
 	CertEps float64 `json:"cert_eps"`
+	// ChunkSamples is B, the most samples one run of a compiled graph
+	// holds (graph.Options.ChunkSamples): the training and test sets are
+	// worked through in chunks of B samples, so the graph's buffers grow
+	// with min(n, B), not with n. Default graph.DefaultChunkSamples =
+	// 1024; an integer >= 1, whose one chunk must fit max_memory.
+	// Resolve lowers it to max(data.train, data.test): any B at least
+	// that runs every set as one chunk, computing the same bits as the
+	// default there (and giving the point the same identity). With B < n
+	// the mean loss and gradient are summed chunk by chunk, so results
+	// differ from one chunk's in the last bits.
+	ChunkSamples int `json:"chunk_samples"`
 }
 
 // StepConfig chooses how a point's constant step size eta is derived.
@@ -150,6 +161,8 @@ func DefaultConfig(out string) Config {
 		Eta:      DefaultEta,
 		Step:     StepConfig{C: DefaultStepC},
 		CertEps:  DefaultCertEps,
+
+		ChunkSamples: graph.DefaultChunkSamples,
 	}
 }
 
@@ -262,6 +275,7 @@ func (c *Config) Validate() error {
 	if !(c.CertEps > 0 && c.CertEps < 1) {
 		bad("cert_eps", c.CertEps, "a value in (0, 1)")
 	}
+	errs = append(errs, c.validateChunk()...)
 	return errors.Join(errs...)
 }
 
@@ -339,8 +353,35 @@ func (c *Config) validateStep() []error {
 	return errs
 }
 
-// Resolve replaces log_every 0, max_loss 0 and the data and init seeds
-// (when seed is not 0) by what they select.
+// validateChunk checks chunk_samples: >= 1, and one chunk's graph
+// buffers (ChunkMemory) within max_memory.
+func (c *Config) validateChunk() []error {
+	if c.ChunkSamples < 1 {
+		return []error{&runner.FieldError{Field: "chunk_samples", Value: c.ChunkSamples,
+			Want: fmt.Sprintf("an integer >= 1 (samples per run of the graph; default %d)", graph.DefaultChunkSamples)}}
+	}
+	limit, err := runner.ParseBytes(c.MaxMemory)
+	if c.MaxMemory == "" || err != nil { // a bad max_memory is the runner's to report
+		return nil
+	}
+	need, b := c.ChunkMemory()
+	if need <= limit {
+		return nil
+	}
+	from := fmt.Sprintf("data.tokens = %d, data.dim = %d, heads = %d", c.Data.Tokens, c.Data.Dim, c.Heads)
+	fits := int(limit / c.chunkBytes(1))
+	want := fmt.Sprintf("an integer in [1, %d], whose chunk fits max_memory = %s: one chunk of %d samples needs about %s of graph buffers (%s)",
+		fits, c.MaxMemory, b, runner.FormatBytes(need), from)
+	if fits < 1 {
+		want = fmt.Sprintf("a chunk that fits max_memory = %s, but one sample needs about %s of graph buffers (%s): raise max_memory or lower those fields",
+			c.MaxMemory, runner.FormatBytes(c.chunkBytes(1)), from)
+	}
+	return []error{&runner.FieldError{Field: "chunk_samples", Value: c.ChunkSamples, Want: want}}
+}
+
+// Resolve replaces log_every 0 and max_loss 0 by what they select, the
+// data and init seeds by seed (when not 0), and lowers chunk_samples to max(data.train, data.test) (the same
+// computation: every set is one chunk either way).
 func (c *Config) Resolve() {
 	if c.Seed != 0 {
 		c.Data.Seed, c.Init.Seed = c.Seed, c.Seed
@@ -351,6 +392,15 @@ func (c *Config) Resolve() {
 	if c.MaxLoss == 0 {
 		c.MaxLoss = graph.DefaultMaxLoss
 	}
+	if n := max(c.Data.Train, c.Data.Test); n >= 1 && c.ChunkSamples > n {
+		c.ChunkSamples = n
+	}
+}
+
+// GraphOptions are the options of the point's graphs (graph.NewModelOptions,
+// graph.NewEvaluatorOptions).
+func (c *Config) GraphOptions() graph.Options {
+	return graph.Options{ChunkSamples: c.ChunkSamples}
 }
 
 // Layer is the architecture of the point.

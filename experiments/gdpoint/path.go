@@ -3,6 +3,7 @@ package gdpoint
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 
 	"github.com/mhattn/mha/datasets"
@@ -22,6 +23,8 @@ type Path struct {
 	Eta     float64
 	Steps   int
 	MaxLoss float64
+	// Options are the graph's (Config.GraphOptions).
+	Options graph.Options
 	// LogAt says whether step k is logged; At returns its rows. At may
 	// use the model (e.g. Hessian-vector products) but must leave its
 	// parameters as they were.
@@ -31,7 +34,7 @@ type Path struct {
 
 // PathOf is a Path from a Start with the point's steps and max_loss.
 func PathOf(w *runner.Work, s *Start) Path {
-	return Path{Work: w, Model: s.Model, P0: s.P0, Train: s.Train, Eta: s.Eta, Steps: s.Config.Steps, MaxLoss: s.Config.MaxLoss}
+	return Path{Work: w, Model: s.Model, P0: s.P0, Train: s.Train, Eta: s.Eta, Steps: s.Config.Steps, MaxLoss: s.Config.MaxLoss, Options: s.Config.GraphOptions()}
 }
 
 // End is how a Path ended.
@@ -47,6 +50,12 @@ type End struct {
 	// MaxDistance is max_k ||theta_k - theta_0|| over the steps this run
 	// computed (a resumed run starts at its checkpoint).
 	MaxDistance float64
+	// LastStep is the last step k GD recorded, its parameters and loss
+	// finite (for status diverged the step before the one where the
+	// divergence was detected), and LastDistance its ||theta_k -
+	// theta_0||; LastStep is -1 when this run recorded none.
+	LastStep     int
+	LastDistance float64
 }
 
 // errStop stops GD after a checkpoint on interruption.
@@ -74,7 +83,7 @@ func (g Path) Run(ctx context.Context) (End, error) {
 		first, params, rows, wall0 = cp.Step, cp.Params, cp.Rows, cp.WallSeconds
 		w.Log.WithField("step", first).Info("resuming from checkpoint")
 	}
-	m, err := graph.NewModel(g.Model, params, g.Train)
+	m, err := graph.NewModelOptions(g.Model, params, g.Train, g.Options)
 	if err != nil {
 		return End{}, err
 	}
@@ -84,9 +93,12 @@ func (g Path) Run(ctx context.Context) (End, error) {
 	}
 	gd := graph.GD{StepSize: g.Eta, Steps: g.Steps, MaxLoss: g.MaxLoss}
 	theta0, maxDist := g.P0.Trainable(g.Model, nil), 0.0
+	lastStep, lastDist := -1, math.NaN()
 	rec := graph.RecorderFunc(func(p graph.Progress) error {
 		k := p.Step
-		maxDist = max(maxDist, Distance(m.Params().Trainable(g.Model, nil), theta0))
+		dist := Distance(m.Params().Trainable(g.Model, nil), theta0)
+		maxDist = max(maxDist, dist)
+		lastStep, lastDist = k, dist
 		if k < g.Steps && ctx.Err() != nil {
 			if err := save(k); err != nil {
 				return err
@@ -109,7 +121,7 @@ func (g Path) Run(ctx context.Context) (End, error) {
 		return nil
 	})
 	last, err := gd.RunFrom(m, first, rec)
-	end := End{Step: last.Step, Model: m, Last: last, MaxDistance: maxDist}
+	end := End{Step: last.Step, Model: m, Last: last, MaxDistance: maxDist, LastStep: lastStep, LastDistance: lastDist}
 	var div *graph.DivergedError
 	switch {
 	case errors.Is(err, errStop):

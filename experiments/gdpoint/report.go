@@ -52,6 +52,7 @@ func Table(w io.Writer, res *runner.Result) error {
 	head = append(head, "status", "step", "step_rule", "eta", "L", "gamma", "train loss", "bound", "train err", "test loss", "test err", "||theta_K-theta_0||", "rel. attn", "seconds")
 	fmt.Fprintln(tw, join(head)+"\t")
 	var notes [][2]string // first failing hypothesis, an example reason
+	var diverged []PointResult
 	noteCount := map[string]int{}
 	for _, g := range res.Groups() {
 		var cells []string
@@ -86,6 +87,11 @@ func Table(w io.Writer, res *runner.Result) error {
 			}
 			noteCount[r[0]]++
 		}
+		for _, i := range g.Records {
+			if pts[i].Status == runner.StatusDiverged {
+				diverged = append(diverged, pts[i])
+			}
+		}
 		cells = append(cells, status, step, ruleCell(pts, g.Records),
 			stat(func(p PointResult) float64 { return float64(p.Eta) }),
 			stat(func(p PointResult) float64 { return float64(p.Theory.L) }),
@@ -94,13 +100,21 @@ func Table(w io.Writer, res *runner.Result) error {
 			stat(func(p PointResult) float64 { return float64(p.TrainErr) }),
 			stat(func(p PointResult) float64 { return float64(p.TestLoss) }),
 			stat(func(p PointResult) float64 { return float64(p.TestErr) }),
-			stat(func(p PointResult) float64 { return float64(p.DistFromInit) }),
+			distCell(pts, g.Records, stat),
 			stat(func(p PointResult) float64 { return float64(p.RelevantAttention) }),
 			stat(func(p PointResult) float64 { return float64(p.WallSeconds) }))
 		fmt.Fprintln(tw, join(cells)+"\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(diverged) > 0 {
+		note := fmt.Sprintf("GD diverged at %d points, so theta_K does not exist", len(diverged))
+		if d := diverged[0]; d.LastFinite != nil && d.DivergedStep != nil {
+			note += fmt.Sprintf("; the first of them reached ||theta_k-theta_0|| = %s at step %d, the last step before its divergence at step %d",
+				g4(float64(d.LastFinite.DistFromInit)), d.LastFinite.Step, *d.DivergedStep)
+		}
+		runner.WriteNote(w, "||theta_K-theta_0|| n/a:", "  ", note+" (summary.json: last_finite).")
 	}
 	if len(notes) > 0 {
 		runner.WriteNote(w, "bound n/a:", "  ", "the training bound at K is printed only where every hypothesis it needs holds; the first that does not (summary.json: theory.bound.hypotheses):")
@@ -113,6 +127,27 @@ func Table(w io.Writer, res *runner.Result) error {
 		}
 	}
 	return nil
+}
+
+// distCell is the table's ||theta_K - theta_0|| over a group's points:
+// the stats where no point diverged, else "n/a (diverged)" (with how many
+// points diverged when not all): a diverged point has no theta_K.
+func distCell(pts []PointResult, idx []int, stat func(func(PointResult) float64) string) string {
+	bad := 0
+	for _, i := range idx {
+		if pts[i].Status == runner.StatusDiverged {
+			bad++
+		}
+	}
+	switch {
+	case len(idx) == 0:
+		return "-"
+	case bad == 0:
+		return stat(func(p PointResult) float64 { return float64(p.DistFromInit) })
+	case bad == len(idx):
+		return "n/a (diverged)"
+	}
+	return fmt.Sprintf("n/a for %d of %d (diverged)", bad, len(idx))
 }
 
 // boundCell is the table's training bound at K over a group's points:

@@ -76,7 +76,7 @@ func NewStart(w *runner.Work) (*Start, error) {
 	if s.P0, err = layers.NewParams(s.Model, c.Init); err != nil {
 		return nil, err
 	}
-	ev, err := graph.NewEvaluator(s.Model, s.Train)
+	ev, err := graph.NewEvaluatorOptions(s.Model, s.Train, c.GraphOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func NewStart(w *runner.Work) (*Start, error) {
 		s.Eta = c.Eta
 		s.Derivation = fmt.Sprintf("fixed by config eta = %s", runner.FormatFloat(c.Eta))
 	case theory.RuleCurvature:
-		gm, err := graph.NewModel(s.Model, s.P0, s.Train)
+		gm, err := graph.NewModelOptions(s.Model, s.P0, s.Train, c.GraphOptions())
 		if err != nil {
 			return nil, err
 		}

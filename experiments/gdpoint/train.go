@@ -58,7 +58,9 @@ func ParseRows(lines []string) []Row {
 // PointResult is the record of a training point (its result.json and its
 // "result" in summary.json). Losses, errors, dist_from_init and
 // relevant_attention are those of the last logged step: step K for status
-// "ok", the last step before divergence for "diverged".
+// "ok", the last logged step before divergence for "diverged", except
+// dist_from_init, ||theta_K - theta_0||, which is null for "diverged"
+// (theta_K does not exist; LastFinite has the distance GD reached).
 type PointResult struct {
 	Status string `json:"status"`
 	Heads  int    `json:"heads"`
@@ -70,6 +72,11 @@ type PointResult struct {
 	// max_loss (status "diverged" only); Divergence says which.
 	DivergedStep *int   `json:"diverged_step,omitempty"`
 	Divergence   string `json:"divergence,omitempty"`
+	// LastFinite is, for status "diverged", the last step before the
+	// one where the divergence was detected, its parameters and loss
+	// finite, with its ||theta_k - theta_0|| (absent when unknown: a
+	// resumed run that diverged at once).
+	LastFinite *FiniteStep `json:"last_finite,omitempty"`
 
 	TrainLoss         runner.Number `json:"train_loss"`
 	TestLoss          runner.Number `json:"test_loss"`
@@ -96,6 +103,12 @@ type PointResult struct {
 	Rows []Row `json:"-"`
 }
 
+// FiniteStep is a step k of a path and its ||theta_k - theta_0||.
+type FiniteStep struct {
+	Step         int           `json:"step"`
+	DistFromInit runner.Number `json:"dist_from_init"`
+}
+
 // Train is the PointFunc of a training point: it trains the model of the
 // point's config for Steps GD steps to the end, to divergence, or until
 // ctx is cancelled (then it checkpoints and returns status interrupted),
@@ -117,7 +130,7 @@ func Train(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	}
 	w.Log.WithFields(logrus.Fields{"eta": runner.FormatFloat(s.Eta), "eta_rule": s.Rule}).Info("training")
 
-	testEval, err := graph.NewEvaluator(m, s.Test)
+	testEval, err := graph.NewEvaluatorOptions(m, s.Test, c.GraphOptions())
 	if err != nil {
 		return runner.Outcome{}, err
 	}
@@ -155,6 +168,12 @@ func Train(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		res.TrainLoss, res.TestLoss = runner.Number(last.TrainLoss), runner.Number(last.TestLoss)
 		res.TrainErr, res.TestErr = runner.Number(last.TrainErr), runner.Number(last.TestErr)
 		res.DistFromInit, res.RelevantAttention = runner.Number(last.DistFromInit), runner.Number(last.RelevantAttention)
+	}
+	if end.Status == runner.StatusDiverged {
+		res.DistFromInit = nan
+		if end.LastStep >= 0 {
+			res.LastFinite = &FiniteStep{Step: end.LastStep, DistFromInit: runner.Number(end.LastDistance)}
+		}
 	}
 	if fp := end.Model.Params(); fp.Check(m) == nil {
 		if err := SaveParams(w.ParamsDir("final"), m, fp); err != nil {
@@ -209,7 +228,7 @@ func Experiment(name, doc string, defaults func() *Config) runner.Experiment {
 		Table:      Table,
 		Plots:      Plots,
 		Flags:      Flags,
-		Memory:     Memory,
+		Memory:     MemoryTrain,
 	}
 }
 

@@ -41,6 +41,12 @@ type Settings struct {
 	// Workers is the number of points run in parallel; 0 selects the
 	// number of CPUs. In [0, 1024].
 	Workers int `json:"workers"`
+	// Threads is the number of goroutines one point's graph ops use
+	// (ops.SetThreads); results are the same bits for any count. 0
+	// (default) shares the cores: max(1, CPUs / workers running). In
+	// [0, 1024]; a value >= 1 is used as given, also when workers x
+	// threads exceeds the CPUs.
+	Threads int `json:"threads"`
 	// CheckpointEvery is the interval in steps between checkpoints of a
 	// running point. Default 50; in [1, 100000000].
 	CheckpointEvery int `json:"checkpoint_every"`
@@ -75,7 +81,7 @@ const (
 
 // runnerKeys are the Settings keys; they cannot be swept and are not part
 // of a point's identity.
-var runnerKeys = []string{"out", "workers", "checkpoint_every", "max_memory", "sweep"}
+var runnerKeys = []string{"out", "workers", "threads", "checkpoint_every", "max_memory", "sweep"}
 
 func (s *Settings) validate() []error {
 	var errs []error
@@ -84,6 +90,9 @@ func (s *Settings) validate() []error {
 	}
 	if s.Workers < 0 || s.Workers > MaxWorkers {
 		errs = append(errs, &FieldError{Field: "workers", Value: s.Workers, Want: fmt.Sprintf("an integer in [0, %d] (0: the number of CPUs)", MaxWorkers)})
+	}
+	if s.Threads < 0 || s.Threads > MaxWorkers {
+		errs = append(errs, &FieldError{Field: "threads", Value: s.Threads, Want: fmt.Sprintf("an integer in [0, %d] (0: the CPUs shared among the workers)", MaxWorkers)})
 	}
 	if s.MaxMemory != "" {
 		if _, err := ParseBytes(s.MaxMemory); err != nil {

@@ -12,9 +12,10 @@
 // # Configs, -set and -sweep
 //
 // A config is a pointer to the experiment's struct, which embeds Settings
-// (out, workers, checkpoint_every, sweep) and is plain JSON. The runner
-// reads and changes it only through its JSON form, so every field, also
-// one added later, can be set and swept by its dotted key:
+// (out, workers, threads, checkpoint_every, max_memory, sweep) and is
+// plain JSON. The runner reads and changes it only through its JSON
+// form, so every field, also one added later, can be set and swept by
+// its dotted key:
 //
 //	-config FILE          a JSON object over the defaults; unknown keys are refused by their dotted path
 //	-set key=value        one value, e.g. -set data.zeta=0.125 -set model.query=first-token (repeatable)
@@ -88,10 +89,12 @@
 //	manifest.json   every file the program wrote with its SHA-256 (what -force may delete)
 //	.mha-lock, .mha-guard, .mha-holders/   the directory lock and its holders
 //
-// Points run on Settings.Workers goroutines, dearest first, and every
-// point writes only its own files, so metrics.csv and summary.json are
-// byte-identical whatever the number of workers or the order in which
-// points finish (wall times aside). Floats are written with
+// Points run on Settings.Workers goroutines, dearest first, each op of a
+// point on Settings.Threads goroutines (0: max(1, CPUs / workers), so
+// that workers x threads does not exceed the CPUs), and every point
+// writes only its own files, so metrics.csv and summary.json are
+// byte-identical whatever the number of workers or threads or the order
+// in which points finish (wall times aside). Floats are written with
 // strconv.FormatFloat(x, 'g', -1, 64), which reads back exactly. A value
 // that does not exist (a point not finished, a quantity undefined for the
 // point's model or not valid, a loss that overflowed: NaN or infinite in

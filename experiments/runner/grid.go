@@ -262,7 +262,8 @@ func labelText(s string) string {
 
 // Identity is the hash of everything a point's result depends on: the
 // experiment, the code version and the point's resolved config without
-// the runner's settings (out, workers, checkpoint_every, sweep).
+// the runner's settings (out, workers, threads, checkpoint_every,
+// max_memory, sweep).
 func Identity(experiment, code string, c Config) string {
 	m := toMap(c)
 	for _, k := range runnerKeys {

@@ -48,7 +48,7 @@ type Holder struct {
 	Host       string `json:"host"`
 	Start      string `json:"start"` // RFC 3339
 	Experiment string `json:"experiment"`
-	Config     string `json:"config"` // hash of the config without out, workers, checkpoint_every, max_memory
+	Config     string `json:"config"` // hash of the config without out, workers, threads, checkpoint_every, max_memory
 	Mode       string `json:"mode"`   // run, shard or merge
 	Shard      string `json:"shard,omitempty"`
 }
@@ -78,7 +78,7 @@ func (e *LockedError) Error() string {
 // not change results.
 func runHash(experiment string, cfg Config) string {
 	m := toMap(cfg)
-	for _, k := range []string{"out", "workers", "checkpoint_every", "max_memory"} {
+	for _, k := range []string{"out", "workers", "threads", "checkpoint_every", "max_memory"} {
 		delete(m, k)
 	}
 	b, _ := json.Marshal(map[string]any{"experiment": experiment, "config": m, "sweep": cfg.RunSettings().Sweep})

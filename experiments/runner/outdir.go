@@ -202,7 +202,7 @@ func readRunFile(path string, rf *RunFile) error {
 }
 
 // configDiff lists the keys whose values differ between two configs
-// (JSON), ignoring out, workers and checkpoint_every.
+// (JSON), ignoring the runner's settings but the sweep.
 func configDiff(a, b json.RawMessage) []string {
 	fa, fb := flatten(a), flatten(b)
 	keys := map[string]bool{}
@@ -214,7 +214,7 @@ func configDiff(a, b json.RawMessage) []string {
 	}
 	var diff []string
 	for k := range keys {
-		if k == "out" || k == "workers" || k == "checkpoint_every" || k == "max_memory" {
+		if k == "out" || k == "workers" || k == "threads" || k == "checkpoint_every" || k == "max_memory" {
 			continue
 		}
 		if fa[k] != fb[k] {

@@ -407,10 +407,15 @@ func Run(e Experiment, cfg Config, opt Options) (*Result, error) {
 	var mu sync.Mutex
 	var firstErr error
 	workers := min(s.Workers, max(len(todo), 1))
-	// Cores are shared: workers x intra-step threads <= cores (issue 18).
-	// Results do not depend on the thread count.
+	// Cores are shared: workers x intra-step threads <= cores (issue 18),
+	// unless the threads setting says otherwise. Results do not depend on
+	// the thread count.
 	defer ops.SetThreads(ops.Threads())
-	ops.SetThreads(max(1, numCPU()/workers))
+	threads := max(1, numCPU()/workers)
+	if s.Threads > 0 {
+		threads = s.Threads
+	}
+	ops.SetThreads(threads)
 	for range workers {
 		wg.Add(1)
 		go func() {

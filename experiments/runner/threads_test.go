@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -48,5 +49,45 @@ func TestWorkersShareCores(t *testing.T) {
 		if got := ops.Threads(); got != before {
 			t.Errorf("after the run: %d threads, want %d as before", got, before)
 		}
+	}
+}
+
+// The threads setting overrides the sharing: every point sees that many
+// threads whatever the workers; it is a runner setting, so it does not
+// change a point's identity; < 0 is refused naming the field.
+func TestThreadsSetting(t *testing.T) {
+	defer func(f func() int) { numCPU = f }(numCPU)
+	numCPU = func() int { return 8 }
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	e := Experiment{
+		Name:     "threads",
+		Defaults: func() Config { return newToy() },
+		Point: func(ctx context.Context, w *Work) (Outcome, error) {
+			mu.Lock()
+			seen[ops.Threads()] = true
+			mu.Unlock()
+			return Outcome{Status: StatusOK, Record: map[string]int{}}, nil
+		},
+	}
+	c := newToy()
+	c.Out = t.TempDir()
+	c.Workers, c.Threads = 4, 3
+	c.Sweep = Axes{axis("a", "1", "2", "3", "4")}
+	if _, err := Run(e, c, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || !seen[3] {
+		t.Errorf("threads = 3 with 4 workers: points saw threads %v, want 3", seen)
+	}
+	c2 := newToy()
+	c2.Threads = 5
+	if Identity("x", "v", c2) != Identity("x", "v", newToy()) {
+		t.Error("threads changes the identity of a point")
+	}
+	c.Threads = -1
+	_, err := Grid("threads", c, false, nil)
+	if err == nil || !strings.Contains(err.Error(), "threads = -1") || !strings.Contains(err.Error(), "[0, 1024]") {
+		t.Errorf("threads = -1: %v, want an error naming threads and [0, 1024]", err)
 	}
 }

@@ -105,6 +105,16 @@ var Experiment = runner.Experiment{
 	Table:    Table,
 	Plots:    figure.Plots(figure.Builder{Name: "gap_vs_n", Build: GapPlot}, figure.Builder{Name: "test_loss_vs_n", Build: TestLossPlot}),
 	Flags:    gdpoint.Flags,
+	Memory:   memory,
+}
+
+// memory is a point's estimate: the NTK and the certificate's evaluator
+// exist for the paper's model only (prediction).
+func memory(c runner.Config) (float64, []string) {
+	if gdpoint.Of(c).IsPaper() {
+		return gdpoint.MemoryTrain(c)
+	}
+	return gdpoint.Memory(c)
 }
 
 // Run runs the experiment and writes its result directory.
@@ -127,7 +137,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		res.BoundError = err.Error()
 		pred = nil
 	}
-	testEval, err := graph.NewEvaluator(md, test)
+	testEval, err := graph.NewEvaluatorOptions(md, test, c.GraphOptions())
 	if err != nil {
 		return runner.Outcome{}, err
 	}

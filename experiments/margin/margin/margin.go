@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/experiments/figure"
 	"github.com/mhattn/mha/experiments/gdpoint"
 	"github.com/mhattn/mha/experiments/runner"
@@ -30,7 +31,8 @@ import (
 const Name = "margin"
 
 // InitFirstStep is the "first-step" initialization scheme: zero-W, then
-// one GD step of size margin.first_step_eta (graph.FirstStep).
+// one GD step of size margin.first_step_eta (graph.FirstStep, in
+// chunks of chunk_samples).
 const InitFirstStep = "first-step"
 
 // Config is a GD point's config (only its data, model and init matter)
@@ -156,12 +158,12 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	res := &Point{Status: runner.StatusOK, Heads: lc.Heads, Zeta: runner.Number(c.Data.Zeta),
 		Init: scheme, DataSeed: c.Data.Seed, InitSeed: c.Init.Seed}
 	if scheme == InitFirstStep {
-		if p0, err = graph.FirstStep(md, p0, train, c.Margin.FirstStepEta); err != nil {
+		if p0, err = firstStep(md, p0, train, c.Margin.FirstStepEta, c.GraphOptions()); err != nil {
 			return runner.Outcome{}, fmt.Errorf("first step: %w", err)
 		}
 		res.FirstStepEta = runner.Number(c.Margin.FirstStepEta)
 	}
-	ev, err := graph.NewEvaluator(md, train)
+	ev, err := graph.NewEvaluatorOptions(md, train, c.GraphOptions())
 	if err != nil {
 		return runner.Outcome{}, err
 	}
@@ -342,4 +344,16 @@ func Plot(res *runner.Result) (*plot.Plot, error) {
 	}
 	figure.Headroom(p, len(series)+1)
 	return p, nil
+}
+
+// firstStep is graph.FirstStep with the point's graph options.
+func firstStep(md layers.Model, p *layers.Params, train *datasets.Dataset, eta float64, o graph.Options) (*layers.Params, error) {
+	m, err := graph.NewModelOptions(md, p, train, o)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.Step(eta); err != nil {
+		return nil, err
+	}
+	return m.Params(), nil
 }

@@ -175,7 +175,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		}
 	}
 	start := st.Eta
-	m, err := graph.NewModel(s.Model, p0, train)
+	m, err := graph.NewModelOptions(s.Model, p0, train, c.GraphOptions())
 	if err != nil {
 		return runner.Outcome{}, err
 	}
