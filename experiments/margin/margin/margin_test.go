@@ -58,6 +58,9 @@ func TestEndToEnd(t *testing.T) {
 		if want := p.Heads * cfg.Data.Dim; p.P != want || p.N != cfg.Data.Train || p.DimensionCount {
 			t.Errorf("%s: n = %d, P = %d (dimension count %v), want n = %d, P = H d = %d", label, p.N, p.P, p.DimensionCount, cfg.Data.Train, want)
 		}
+		if p.InitSeed != p.DataSeed {
+			t.Errorf("%s: init seed %d, want the data seed %d (margin.init_seed_from_data)", label, p.InitSeed, p.DataSeed)
+		}
 		var names []string
 		for _, m := range p.Inits {
 			names = append(names, m.Init)
@@ -107,6 +110,19 @@ func TestEndToEnd(t *testing.T) {
 	if strings.Contains(out, "dimension count") {
 		t.Errorf("table flags a dimension count at n > P:\n%s", out)
 	}
+	if !strings.Contains(out, "initialization seed = data.seed") {
+		t.Errorf("table does not say the initializations follow the data seed:\n%s", out)
+	}
+	claims, err := Claims(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(claims, "\n")
+	for _, want := range []string{"n > P at every point", "step-U-W: separable", "heads = 2: ", "of the ideal attention's normalized margin"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("claims lack %q:\n%s", want, text)
+		}
+	}
 }
 
 // TestDimensionCount: on UW features with n <= P the table says that
@@ -134,6 +150,22 @@ func TestDimensionCount(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "32/42!") || !strings.Contains(b.String(), "dimension count") {
 		t.Errorf("table does not flag n <= P:\n%s", b.String())
+	}
+	if claims, err := Claims(res); err != nil || !strings.Contains(strings.Join(claims, " "), "n <= P at") {
+		t.Errorf("claims %q (%v) do not flag n <= P", claims, err)
+	}
+	if pts[0].InitSeed != cfg.Data.Seed {
+		t.Errorf("init seed %d, want data.seed %d", pts[0].InitSeed, cfg.Data.Seed)
+	}
+	// With init_seed_from_data false the initialization keeps init.seed.
+	cfg.Margin.InitSeedFromData = false
+	cfg.Data.Seed, cfg.Init.Seed = 3, 7
+	cfg.Out = filepath.Join(t.TempDir(), "run2")
+	if res, err = Run(cfg, runner.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if pts, _ := Points(res); pts[0].InitSeed != 7 || pts[0].DataSeed != 3 {
+		t.Errorf("seeds: init %d, data %d; want 7, 3", pts[0].InitSeed, pts[0].DataSeed)
 	}
 }
 

@@ -107,6 +107,16 @@ func groupNP(pts []Point, g runner.Group) (string, bool) {
 	return s, p.DimensionCount
 }
 
+// seedNote is res.SeedNote, saying when the initializations' seed
+// followed data.seed (margin.init_seed_from_data).
+func seedNote(res *runner.Result) string {
+	note := res.SeedNote()
+	if c, ok := res.Config.(*Config); ok && note != "" && c.Margin.InitSeedFromData {
+		note += "; initialization seed = data.seed"
+	}
+	return note
+}
+
 // Table prints, per group of points (every swept value but the seeds) and
 // initialization: n/P, how many seeds' features are separable
 // (theory.MarginStatus), the normalized margin gamma / mean ||psi|| (mean
@@ -117,8 +127,10 @@ func Table(w io.Writer, res *runner.Result) error {
 	if err != nil {
 		return err
 	}
-	if note := res.SeedNote(); note != "" {
-		fmt.Fprintln(w, note)
+	if note := seedNote(res); note != "" {
+		if err := runner.WriteNote(w, "", "", note); err != nil {
+			return err
+		}
 	}
 	names := initNames(pts)
 	keys := len(res.GroupHeader()) + 1
