@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/mhattn/mha/experiments/figure"
@@ -204,8 +205,9 @@ func Plots(res *runner.Result) ([]runner.NamedPlot, error) {
 
 // PlotAgainst is the normalized NTK margin gamma / mean ||psi|| against
 // the swept key x (heads or data.zeta), one line per initialization
-// (colour) and value of the other swept keys (glyph), mean and 95%
-// interval over the seeds; the ideal attention dashed.
+// (colour; the ideal attention dashed) and value of the other swept keys
+// (glyph, with its own legend entry), mean and 95% interval over the
+// seeds.
 func PlotAgainst(res *runner.Result, x string) (*plot.Plot, error) {
 	pts, err := Points(res)
 	if err != nil {
@@ -215,14 +217,14 @@ func PlotAgainst(res *runner.Result, x string) (*plot.Plot, error) {
 	if len(pts) > 0 {
 		title += " (" + pts[0].Features + " features)"
 	}
-	if n := res.SeedNote(); n != "" {
+	if n := seedNote(res); n != "" {
 		title += "\n(" + n + ")"
 	}
 	xl := map[string]string{"heads": "number of heads H", "data.zeta": "fraction of relevant tokens ζ"}[x]
 	if xl == "" {
 		xl = res.AxisName(x)
 	}
-	p := figure.New(title, xl, "γ / mean‖ψ_i‖")
+	p := figure.New(title, xl, "γ / mean‖ψ‖")
 	var xs []float64
 	for _, r := range res.Records {
 		if v, ok := r.Value(x); ok && !slices.Contains(xs, v.Float()) {
@@ -233,16 +235,16 @@ func PlotAgainst(res *runner.Result, x string) (*plot.Plot, error) {
 	_, logX := p.X.Scale.(plot.LogScale)
 	p.Y.Min = 0
 	series := res.Series(x)
-	entries := 0
+	names := initNames(pts)
 	for si, s := range series {
-		for _, name := range initNames(pts) {
+		for _, name := range names {
 			var st []runner.Stats
 			for _, g := range s.Groups {
 				st = append(st, stats(g, value(pts, name, normalized)))
 			}
-			legend := name
-			if s.Name != "" && len(series) > 1 {
-				legend += ", " + s.Name
+			legend := ""
+			if si == 0 {
+				legend = name
 			}
 			var dash []vg.Length
 			if name == InitIdeal {
@@ -251,6 +253,17 @@ func PlotAgainst(res *runner.Result, x string) (*plot.Plot, error) {
 			if err := figure.AddStats(p, s.X, st, figure.Color(slices.Index(Inits, name)), figure.Glyph(si), dash, legend, logX, false); err != nil {
 				return nil, err
 			}
+		}
+	}
+	entries := len(names)
+	if len(series) > 1 {
+		for si, s := range series {
+			sc, err := plotter.NewScatter(plotter.XYs{{X: xs[0], Y: 0}})
+			if err != nil {
+				return nil, err
+			}
+			sc.Color, sc.Shape, sc.Radius = figure.Gray, figure.Glyph(si), vg.Points(3)
+			p.Legend.Add(s.Name, sc)
 			entries++
 		}
 	}
