@@ -387,7 +387,6 @@ func boundClaims(pts []gdpoint.PointResult) []string {
 	return out
 }
 
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"
