@@ -68,6 +68,11 @@ func TestEndToEnd(t *testing.T) {
 			if !(g >= 0) || m.NTK.Lower > m.NTK.Upper*(1+1e-12) || !(mean > 0) {
 				t.Errorf("%s %s: gamma %v in [%v, %v], mean norm %v", label, m.Init, g, m.NTK.Lower, m.NTK.Upper, mean)
 			}
+			// gamma <= min_i ||psi_i|| <= mean_i ||psi_i||, and the solver
+			// starts from the vertex of smallest norm.
+			if m.NormalizedUpper > 1+1e-12 {
+				t.Errorf("%s %s: normalized upper bound %v above 1", label, m.Init, m.NormalizedUpper)
+			}
 			if math.Abs(float64(m.Normalized)-g/mean) > 1e-12*(1+g/mean) || m.NormalizedLower > m.Normalized || m.Normalized > m.NormalizedUpper {
 				t.Errorf("%s %s: normalized %v in [%v, %v], want gamma / mean norm = %v", label, m.Init, m.Normalized, m.NormalizedLower, m.NormalizedUpper, g/mean)
 			}
