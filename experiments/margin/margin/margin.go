@@ -200,7 +200,7 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 	if c.Margin.InitSeedFromData {
 		in.Seed = c.Data.Seed
 	}
-	m, err := Measure(lc, in, c.Margin.Features, c.Margin.Inits, c.Margin.FirstStepEta, train, w.Step)
+	m, err := Measure(ctx, lc, in, c.Margin.Features, c.Margin.Inits, c.Margin.FirstStepEta, train, w.Step)
 	if err != nil {
 		return runner.Outcome{}, err
 	}

@@ -1,6 +1,7 @@
 package margin
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -60,8 +61,9 @@ type Measurement struct {
 // attention mass on relevant tokens. "ideal" uses theory.IdealNTK on the
 // same blocks. in draws U0 (and W for "random"); eta is the step size of
 // the step initializations (Start). done, if not nil, is called after
-// each initialization with how many are done.
-func Measure(c layers.Config, in layers.Init, features string, inits []string, eta float64, data *datasets.Dataset, done func(int)) (*Measurement, error) {
+// each initialization with how many are done. Measure stops with ctx's
+// error between initializations when ctx is cancelled.
+func Measure(ctx context.Context, c layers.Config, in layers.Init, features string, inits []string, eta float64, data *datasets.Dataset, done func(int)) (*Measurement, error) {
 	fc := c
 	fc.Train = features
 	fm, err := layers.New(fc)
@@ -75,6 +77,9 @@ func Measure(c layers.Config, in layers.Init, features string, inits []string, e
 	out.DimensionCount = out.N <= out.P
 	var ev *graph.Evaluator
 	for k, name := range inits {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		t0 := time.Now()
 		p, err := Start(c, in, name, data, eta)
 		if err != nil {
