@@ -10,7 +10,7 @@
 // Phi(X_i) = y_i scale(H) (A_i X_i for every head): they depend on the
 // attention weights A_i only, so their margin measures how separable the
 // attention makes the data, with P = H d features for the first-token
-// model (n/P = 512, 128, 32 at H = 1, 4, 16 with n = 512). "UW" uses
+// model (n/P = 64, 16, 4 at H = 1, 4, 16 with n = 512). "UW" uses
 // every parameter (P = H (d + d^2) for first-token); where n <= P the
 // table flags that separability is a dimension count.
 //
@@ -30,6 +30,12 @@
 // and so compares across initializations; the attention mass on the
 // relevant tokens says how far each initialization moved the attention.
 //
+// Repetitions sweep data.seed; with margin.init_seed_from_data (default
+// true) each repetition draws its initialization with the same seed, so
+// U0 varies with the data as in docs/defaults.md. Package theory proves
+// no order between the ideal margin and the others: that the ideal
+// attention's normalized margin is the largest is a measurement.
+//
 // The defaults (DefaultConfig) are the recommended configuration of
 // docs/defaults.md, Section 6: d = 8, T = 8, n = 512, zeta = 1/8, decoy
 // 0.5 (uniform attention fails: a classifier on the mean token has 24%
@@ -39,4 +45,8 @@
 //	go run ./experiments/margin -sweep data.zeta=0.125,0.25,0.5
 //	go run ./experiments/margin -heads 4 -sweep data.zeta=0.125,0.25,0.5
 //	go run ./experiments/margin -set margin.features=UW -set data.train=1024 -heads 1,2
+//
+// The first takes about 3 times the default run; the UW one is slower
+// (points whose features are not separable run MinNormPoint to its zero
+// tolerance: minutes per point at n = 1024).
 package margin
