@@ -16,7 +16,6 @@ import (
 	"github.com/mhattn/mha/experiments/runner"
 	"github.com/mhattn/mha/experiments/stepsize/stepsize"
 	"github.com/mhattn/mha/layers"
-	"github.com/mhattn/mha/theory"
 )
 
 // gdExperiment reads any experiment whose config is a plain GD point's
@@ -40,7 +39,7 @@ func analyse(name, dir string) (*runner.Result, []string, error) {
 		}
 	case "margin":
 		if res, err = load(margin.Experiment); err == nil {
-			claims, err = marginClaims(res)
+			claims, err = margin.Claims(res)
 		}
 	case "generalization":
 		if res, err = load(generalization.Experiment); err == nil {
@@ -84,7 +83,7 @@ func question(s section) string {
 	case "zetasweep":
 		return "does training move attention onto the relevant tokens, against the fraction zeta of them?"
 	case "margin":
-		return "is the NTK separable at initialization, how large is its margin against H and the initialization, beside the ideal attention's?"
+		return "does one initialization step make the data NTK separable, and how large is each initialization's normalized margin against the ideal attention's on the same features?"
 	case "generalization":
 		return "does the generalization gap fall like 1/n, and is the theory's term valid and above it?"
 	case "stepsize":
@@ -386,88 +385,6 @@ func boundClaims(pts []gdpoint.PointResult) []string {
 		out = append(out, fmt.Sprintf("Where the training bound is valid, the measured final training loss is below it at %d of %d points.", above, checked))
 	}
 	return out
-}
-
-// marginClaims: separability at initialization per initialization, the
-// margin's trend in H per initialization, against the ideal margin.
-func marginClaims(res *runner.Result) ([]string, error) {
-	pts, err := margin.Points(res)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	x := res.XAxis("heads", "data.zeta")
-	if x == "" {
-		return nil, nil
-	}
-	xn := xName(res, x)
-	type line struct {
-		name string
-		x    []float64
-		mean []float64
-	}
-	var lines []line
-	for _, s := range res.Series(x) {
-		var st counter
-		var gs, ratio []runner.Stats
-		for _, g := range s.Groups {
-			for _, i := range g.Records {
-				st.add(orDash(pts[i].NTK.Status))
-			}
-			gs = append(gs, groupStats(g, func(i int) float64 { return float64(pts[i].NTK.Gamma) }))
-			ratio = append(ratio, groupStats(g, func(i int) float64 {
-				return float64(pts[i].NTK.Gamma) / float64(pts[i].Ideal.Gamma)
-			}))
-		}
-		name := seriesName(s)
-		verdict := "separable at every point"
-		if st.n[theory.NotSeparable.String()] > 0 {
-			verdict = "not separable at some points"
-		}
-		if len(st.order) > 1 || (len(st.order) == 1 && st.order[0] != "certified") {
-			verdict += " (" + st.String() + ")"
-		} else {
-			verdict += " (every margin certified)"
-		}
-		out = append(out, fmt.Sprintf("%s: the NTK features at theta_0 are %s.%s", name, verdict, dimensionNote(res, s, x, xn)))
-		out = append(out, fmt.Sprintf("%s: %s.", name, trend("gamma", xn, s.X, gs, x == "heads")))
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for _, r := range ratio {
-			lo, hi = math.Min(lo, r.Mean), math.Max(hi, r.Mean)
-		}
-		out = append(out, fmt.Sprintf("%s: gamma / ideal gamma (attention on the relevant tokens only, U's features) from %s to %s; the two margins use different features, so the ratio compares scales, not the same quantity.", name, g3(lo), g3(hi)))
-		l := line{name: name, x: s.X}
-		for _, g := range gs {
-			l.mean = append(l.mean, g.Mean)
-		}
-		lines = append(lines, l)
-	}
-	// Which line has the largest margin at each x.
-	if len(lines) > 1 {
-		wins := map[string][]string{}
-		var order []string
-		for j := range lines[0].x {
-			best, bi := math.Inf(-1), -1
-			for i, l := range lines {
-				if j < len(l.mean) && l.mean[j] > best {
-					best, bi = l.mean[j], i
-				}
-			}
-			if bi >= 0 {
-				n := lines[bi].name
-				if _, ok := wins[n]; !ok {
-					order = append(order, n)
-				}
-				wins[n] = append(wins[n], fmt.Sprintf("%g", lines[0].x[j]))
-			}
-		}
-		var parts []string
-		for _, n := range order {
-			parts = append(parts, fmt.Sprintf("%s at %s = %s", n, xn, strings.Join(wins[n], ", ")))
-		}
-		out = append(out, "Largest mean margin: "+strings.Join(parts, "; ")+" (raw gamma: it is not scale-free, so an initialization with larger parameters can win by scale alone).")
-	}
-	return out, nil
 }
 
 func orDash(s string) string {

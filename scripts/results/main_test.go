@@ -22,6 +22,7 @@ func TestGenerate(t *testing.T) {
 	cfg.Data.Tokens, cfg.Data.Dim, cfg.Data.Clusters = 4, 6, 2
 	cfg.Steps, cfg.LogEvery, cfg.Workers = 20, 2, 2
 	cfg.Out = filepath.Join(in, "headsweep")
+	cfg.Sweep, cfg.Eta = nil, 0 // one seed, the theory step (its bounds)
 	cfg.SweepHeads(1, 2)
 	if _, err := headsweep.RunWith(cfg, runner.Options{}); err != nil {
 		t.Fatal(err)

@@ -1,8 +1,3 @@
-// Package margin is the NTK margin experiment: the margin gamma at
-// initialization (theory.NTK) against H, the initialization scheme and
-// the data seed, beside the margin of an ideal attention that attends to
-// the relevant tokens only. No GD runs: every point is an NTK Gram matrix
-// and its minimum-norm point. Its command is experiments/margin.
 package margin
 
 import (
@@ -10,33 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
-	"strings"
+	"strconv"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/vg/draw"
-
-	"github.com/mhattn/mha/datasets"
-	"github.com/mhattn/mha/experiments/figure"
 	"github.com/mhattn/mha/experiments/gdpoint"
 	"github.com/mhattn/mha/experiments/runner"
-	"github.com/mhattn/mha/graph"
 	"github.com/mhattn/mha/layers"
-	"github.com/mhattn/mha/theory"
 )
 
 // Name is the experiment's name in config.json and summary.json.
 const Name = "margin"
 
-// InitFirstStep is the "first-step" initialization scheme: zero-W, then
-// one GD step of size margin.first_step_eta (graph.FirstStep, in
-// chunks of chunk_samples).
-const InitFirstStep = "first-step"
-
-// Config is a GD point's config (only its data, model and init matter)
-// with the margin's settings; init.scheme may also be "first-step".
+// Config is a GD point's config (its data, model and init; no GD runs)
+// with the margin's settings. init.scheme is not used: margin.inits lists
+// the initializations; init.u_norm, init.w_norm and init.seed (or
+// data.seed, margin.init_seed_from_data) draw them.
+// model.train is used only by the "first-step" initialization: the
+// features are margin.features.
 type Config struct {
 	gdpoint.Config
 	Margin Settings `json:"margin"`
@@ -44,82 +30,150 @@ type Config struct {
 
 // Settings are the margin experiment's own settings.
 type Settings struct {
-	// FirstStepEta is the step size of the "first-step" initialization
-	// (finite > 0).
+	// Features are the NTK feature blocks: "U" (default; grad_U Phi,
+	// which depends on the attention only) or "UW" (every parameter of
+	// the paper's model).
+	Features string `json:"features"`
+	// Inits are the initializations measured at every point, each once
+	// (Inits): "random", "zero-W", "first-step", "step-W", "step-U-W",
+	// "ideal". Not empty.
+	Inits []string `json:"inits"`
+	// FirstStepEta is the step size of the step initializations (finite
+	// > 0). From W = 0 it sets ||W1|| only; the default 1000 moves the
+	// attention measurably (docs/defaults.md, Section 4).
 	FirstStepEta float64 `json:"first_step_eta"`
+	// InitSeedFromData draws the initialization with seed data.seed
+	// instead of init.seed (default true), so that repetitions over
+	// data.seed vary the data and U0 (and W of "random") together, as in
+	// docs/defaults.md; false keeps init.seed for every data seed.
+	InitSeedFromData bool `json:"init_seed_from_data"`
 }
 
-// DefaultConfig sweeps H = 1..64, the three initializations and data
-// seeds 1, 2, 3 at zeta = 0.25.
+// Defaults of the margin's settings (docs/defaults.md, Section 6).
+const (
+	DefaultFirstStepEta = 1000
+	DefaultSeeds        = 5
+)
+
+// DefaultInits are the default initializations.
+var DefaultInits = []string{InitRandom, InitZeroW, InitStepW, InitStepUW, InitIdeal}
+
+// DefaultHeads are the default head counts.
+var DefaultHeads = []int{1, 4, 16}
+
+// DefaultConfig is the recommended margin configuration of
+// docs/defaults.md: data d = 8, T = 8, n = 512, n_test = 1024, zeta =
+// 1/8, decoy 0.5, M = 4, sigma = 0.1, orthogonal means; the first-token
+// model; H = 1, 4, 16; seeds 1..5 (data and initialization); U
+// features; the initializations
+// random, zero-W, step-W, step-U-W and ideal, first steps of size 1000.
+// The zeta sweep is a -sweep data.zeta=0.125,0.25,0.5.
 func DefaultConfig() Config {
-	c := Config{Config: gdpoint.DefaultConfig("results/" + Name), Margin: Settings{FirstStepEta: 100}}
-	c.SweepHeads(gdpoint.DefaultHeads...)
-	c.SweepAxis(runner.Axis{Key: "init.scheme", Values: raw(`"random"`, `"zero-W"`, `"first-step"`)})
-	c.SweepAxis(runner.Axis{Key: "data.seed", Values: raw("1", "2", "3")})
+	g := gdpoint.DefaultConfig("results/" + Name)
+	g.Data.Dim, g.Data.Tokens, g.Data.Train, g.Data.Test = 8, 8, 512, 1024
+	g.Data.Zeta, g.Data.Signal, g.Data.Noise, g.Data.Clusters, g.Data.Sigma = 0.125, 1, 1, 4, 0.1
+	g.Data.Antipodal, g.Data.Decoy = false, 0.5
+	g.Model.Query = layers.FirstToken
+	c := Config{Config: g, Margin: Settings{Features: FeaturesU, Inits: slices.Clone(DefaultInits), FirstStepEta: DefaultFirstStepEta, InitSeedFromData: true}}
+	c.SweepHeads(DefaultHeads...)
+	seeds := make([]json.RawMessage, DefaultSeeds)
+	for i := range seeds {
+		seeds[i] = json.RawMessage(strconv.Itoa(i + 1))
+	}
+	c.SweepAxis(runner.Axis{Key: "data.seed", Values: seeds})
 	return c
 }
 
-func raw(vs ...string) []json.RawMessage {
-	out := make([]json.RawMessage, len(vs))
-	for i, v := range vs {
-		out[i] = json.RawMessage(v)
-	}
-	return out
-}
-
-// Validate checks the GD point's fields (init.scheme may be "first-step")
-// and the margin's settings.
+// Validate checks the GD point's fields and the margin's settings; the
+// model must be the paper's (kind "paper"), for which the ideal features
+// are defined.
 func (c *Config) Validate() error {
-	g := c.Config
-	if g.Init.Scheme == InitFirstStep {
-		g.Init.Scheme = layers.InitZeroW
-	}
-	errs := runner.Unjoin(g.Validate())
+	errs := runner.Unjoin(c.Config.Validate())
 	for i, e := range errs {
-		if strings.HasPrefix(e.Error(), "init.scheme") {
+		var fe *runner.FieldError
+		if errors.As(e, &fe) && fe.Field == "init.scheme" {
 			errs[i] = &runner.FieldError{Field: "init.scheme", Value: c.Init.Scheme,
-				Want: fmt.Sprintf("%q, %q or %q", layers.InitRandom, layers.InitZeroW, InitFirstStep)}
+				Want: fmt.Sprintf("%q or %q (not used by margin: list its initializations in margin.inits)", layers.InitRandom, layers.InitZeroW)}
+		}
+	}
+	bad := func(field string, value any, want string) {
+		errs = append(errs, &runner.FieldError{Field: field, Value: value, Want: want})
+	}
+	if k := c.Layer().KindName(); k != layers.KindPaper {
+		bad("model.kind", c.Model.Kind, fmt.Sprintf("%q: the margin's U features and ideal attention are defined for the paper's model", layers.KindPaper))
+	}
+	if !slices.Contains(Features, c.Margin.Features) {
+		bad("margin.features", c.Margin.Features, fmt.Sprintf("%q (grad_U Phi, the attention's features) or %q (every parameter)", FeaturesU, FeaturesUW))
+	}
+	if len(c.Margin.Inits) == 0 {
+		bad("margin.inits", c.Margin.Inits, "a non-empty list of "+quoted(Inits))
+	}
+	for i, name := range c.Margin.Inits {
+		field := fmt.Sprintf("margin.inits[%d]", i)
+		switch {
+		case !slices.Contains(Inits, name):
+			bad(field, name, "one of "+quoted(Inits))
+		case slices.Index(c.Margin.Inits, name) < i:
+			bad(field, name, "each initialization once ("+strconv.Quote(name)+" is listed twice)")
 		}
 	}
 	if !(c.Margin.FirstStepEta > 0 && !math.IsInf(c.Margin.FirstStepEta, 0)) {
-		errs = append(errs, &runner.FieldError{Field: "margin.first_step_eta", Value: c.Margin.FirstStepEta, Want: "a finite value > 0"})
+		bad("margin.first_step_eta", c.Margin.FirstStepEta, "a finite value > 0")
 	}
 	return errors.Join(errs...)
 }
 
-// Columns of the margin's metrics: one row per point. gamma is the NTK
-// margin at theta_0 with its certified bracket; ideal_gamma is
-// theory.IdealMargin; relevant_attention the mean attention mass on
-// relevant tokens at theta_0 on the training set; initial_loss F(theta_0).
-var Columns = []string{"gamma", "gamma_lower", "gamma_upper", "ideal_gamma", "relevant_attention", "initial_loss"}
+// Columns of the margin's metrics: one row per point and initialization.
+// features and P are the feature blocks and their number, n the training
+// sequences and dimension_count n <= P (separability then follows from
+// counting dimensions); gamma is the NTK margin with its certified bracket
+// [gamma_lower, gamma_upper] and status (theory.MarginStatus as one
+// word); mean_norm = mean_i ||psi_i||; normalized = gamma / mean_norm
+// with its bracket; relevant_attention the attention mass on relevant
+// tokens (train set); loss F at the initialization (empty for ideal).
+var Columns = []string{"init", "features", "n", "P", "dimension_count", "status", "gamma", "gamma_lower", "gamma_upper",
+	"mean_norm", "normalized", "normalized_lower", "normalized_upper", "relevant_attention", "loss"}
 
 // Point is the record of a margin point.
 type Point struct {
-	Status string        `json:"status"`
-	Heads  int           `json:"heads"`
-	Zeta   runner.Number `json:"zeta"`
-	// Init is "random", "zero-W" or "first-step"; FirstStepEta the step
-	// size of the first step (first-step only).
-	Init         string        `json:"init"`
-	FirstStepEta runner.Number `json:"first_step_eta,omitzero"`
-	DataSeed     uint64        `json:"data_seed"`
-	InitSeed     uint64        `json:"init_seed"`
-	// NTK is the NTK margin at theta_0; Ideal the margin of the ideal
-	// attention on the same training set.
-	NTK               gdpoint.NTKInfo `json:"ntk"`
-	Ideal             gdpoint.NTKInfo `json:"ideal"`
-	RelevantAttention runner.Number   `json:"relevant_attention"`
-	InitialLoss       runner.Number   `json:"initial_loss"`
-	WallSeconds       runner.Number   `json:"wall_seconds"`
+	Status   string        `json:"status"`
+	Heads    int           `json:"heads"`
+	Zeta     runner.Number `json:"zeta"`
+	DataSeed uint64        `json:"data_seed"`
+	// InitSeed is the seed the initializations were drawn with.
+	InitSeed uint64 `json:"init_seed"`
+	// Features are the NTK feature blocks ("U" or "UW"); N the training
+	// sequences; P the number of features; DimensionCount N <= P.
+	Features       string `json:"features"`
+	N              int    `json:"n"`
+	P              int    `json:"P"`
+	DimensionCount bool   `json:"dimension_count"`
+	// FirstStepEta is the step size of the step initializations.
+	FirstStepEta runner.Number `json:"first_step_eta"`
+	// Inits are the initializations' margins in margin.inits order.
+	Inits       []InitMargin  `json:"inits"`
+	WallSeconds runner.Number `json:"wall_seconds"`
+}
+
+// Init returns the margin of initialization name, and whether the point
+// measured it.
+func (p Point) Init(name string) (InitMargin, bool) {
+	for _, m := range p.Inits {
+		if m.Init == name {
+			return m, true
+		}
+	}
+	return InitMargin{}, false
 }
 
 // Experiment is the margin experiment for the runner.
 var Experiment = runner.Experiment{
 	Name:     Name,
-	Doc:      "Measures the NTK margin gamma at initialization against H, the initialization and the data seed, beside the ideal attention's margin.",
+	Doc:      "Measures NTK separability and the normalized NTK margin of several initializations (random, uniform attention, first steps that isolate the attention) beside the ideal attention's, on the same features, against H and the data.",
 	Defaults: func() runner.Config { c := DefaultConfig(); return &c },
 	Columns:  Columns,
 	Point:    point,
+	Units:    func(c runner.Config) int { return len(c.(*Config).Margin.Inits) },
 	Cost:     func(c runner.Config) float64 { return float64(gdpoint.Of(c).Heads) + 1 },
 	Table:    Table,
 	Plots:    Plots,
@@ -137,55 +191,31 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		return runner.Outcome{}, err
 	}
 	c := w.Config.(*Config)
-	lc := c.Layer()
-	md, err := c.NewModel()
-	if err != nil {
-		return runner.Outcome{}, err
-	}
 	train, _, _, err := gdpoint.Data(w, c.Data)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
+	lc := c.Layer()
 	in := c.Init
-	scheme := in.Scheme
-	if scheme == InitFirstStep {
-		in.Scheme = layers.InitZeroW
+	if c.Margin.InitSeedFromData {
+		in.Seed = c.Data.Seed
 	}
-	p0, err := layers.NewParams(md, in)
+	m, err := Measure(ctx, lc, in, c.Margin.Features, c.Margin.Inits, c.Margin.FirstStepEta, train, c.GraphOptions(), w.Step)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
-	res := &Point{Status: runner.StatusOK, Heads: lc.Heads, Zeta: runner.Number(c.Data.Zeta),
-		Init: scheme, DataSeed: c.Data.Seed, InitSeed: c.Init.Seed}
-	if scheme == InitFirstStep {
-		if p0, err = firstStep(md, p0, train, c.Margin.FirstStepEta, c.GraphOptions()); err != nil {
-			return runner.Outcome{}, fmt.Errorf("first step: %w", err)
-		}
-		res.FirstStepEta = runner.Number(c.Margin.FirstStepEta)
-	}
-	ev, err := graph.NewEvaluatorOptions(md, train, c.GraphOptions())
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return runner.Outcome{}, err
 	}
-	e0, err := ev.Evaluate(p0)
-	if err != nil {
-		return runner.Outcome{}, err
+	res := &Point{Status: runner.StatusOK, Heads: lc.Heads, Zeta: runner.Number(c.Data.Zeta), DataSeed: c.Data.Seed, InitSeed: in.Seed,
+		Features: c.Margin.Features, N: m.N, P: m.P, DimensionCount: m.DimensionCount, FirstStepEta: runner.Number(c.Margin.FirstStepEta),
+		Inits: m.Inits, WallSeconds: runner.Number(w.Elapsed().Seconds())}
+	var rows []string
+	for _, r := range m.Inits {
+		rows = append(rows, runner.CSVLine(r.Init, res.Features, res.N, res.P, res.DimensionCount, statusWord(r.NTK.Status),
+			r.NTK.Gamma, r.NTK.Lower, r.NTK.Upper, r.MeanNorm, r.Normalized, r.NormalizedLower, r.NormalizedUpper, r.RelevantAttention, r.Loss))
 	}
-	res.InitialLoss, res.RelevantAttention = runner.Number(e0.Loss), runner.Number(ev.RelevantMass())
-	ntk, err := theory.NewNTK(md, p0, train)
-	if err != nil {
-		return runner.Outcome{}, err
-	}
-	res.NTK = gdpoint.NTKInfoOf(ntk.Margin())
-	ideal, err := theory.IdealMargin(lc, train)
-	if err != nil {
-		return runner.Outcome{}, err
-	}
-	res.Ideal = gdpoint.NTKInfoOf(ideal)
-	res.WallSeconds = runner.Number(w.Elapsed().Seconds())
-	w.Step(1)
-	row := runner.CSVLine(res.NTK.Gamma, res.NTK.Lower, res.NTK.Upper, res.Ideal.Gamma, res.RelevantAttention, res.InitialLoss)
-	return runner.Outcome{Status: runner.StatusOK, Rows: []string{row}, Record: res}, nil
+	return runner.Outcome{Status: runner.StatusOK, Rows: rows, Record: res}, nil
 }
 
 // Points decodes the records of a margin result (every point; unfinished
@@ -198,162 +228,4 @@ func Points(res *runner.Result) ([]Point, error) {
 		}
 	}
 	return out, nil
-}
-
-func stats(pts []Point, g runner.Group, f func(Point) float64) runner.Stats {
-	var v []float64
-	for _, i := range g.Records {
-		v = append(v, f(pts[i]))
-	}
-	return runner.NewStats(v)
-}
-
-func gamma(p Point) float64     { return float64(p.NTK.Gamma) }
-func idealOf(p Point) float64   { return float64(p.Ideal.Gamma) }
-func attention(p Point) float64 { return float64(p.RelevantAttention) }
-
-// Table prints per group of points (every swept value but the seeds) the
-// NTK margin's status (theory.MarginStatus: "not separable" only when
-// proved), its mean, 95% interval, minimum and maximum over the seeds and
-// its largest certified upper bound, the ideal margin with its status,
-// their ratio and the attention on relevant tokens.
-func Table(w io.Writer, res *runner.Result) error {
-	pts, err := Points(res)
-	if err != nil {
-		return err
-	}
-	if note := res.SeedNote(); note != "" {
-		fmt.Fprintln(w, note)
-	}
-	tw := runner.NewTable(w, len(res.GroupHeader()))
-	head := append(res.GroupHeader(), "NTK status", "gamma mean", "gamma 95% lo", "gamma 95% hi", "gamma min", "gamma max", "upper max", "ideal status", "ideal gamma", "gamma/ideal", "rel. attn")
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	unfinished := 0
-	for _, g := range res.Groups() {
-		gs, is, as := stats(pts, g, gamma), stats(pts, g, idealOf), stats(pts, g, attention)
-		us := stats(pts, g, func(p Point) float64 { return float64(p.NTK.Upper) })
-		cells := append(res.GroupCells(g), statusCell(pts, g, func(p Point) string { return p.NTK.Status }),
-			fmt.Sprintf("%.4g", gs.Mean), fmt.Sprintf("%.4g", gs.Lo), fmt.Sprintf("%.4g", gs.Hi),
-			fmt.Sprintf("%.4g", gs.Min), fmt.Sprintf("%.4g", gs.Max), fmt.Sprintf("%.4g", us.Max),
-			statusCell(pts, g, func(p Point) string { return p.Ideal.Status }), fmt.Sprintf("%.4g", is.Mean), fmt.Sprintf("%.3f", gs.Mean/is.Mean), fmt.Sprintf("%.3f", as.Mean))
-		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
-	}
-	for _, r := range res.Records {
-		if !r.Finished() {
-			unfinished++
-		}
-	}
-	if unfinished > 0 {
-		fmt.Fprintf(tw, "(%d points not finished)\t\n", unfinished)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, "gamma is the certified lower bound of the margin (the margin itself when certified); upper max is the largest certified upper bound; \"not separable\" is proved only by that status (theory.MarginStatus)")
-	return err
-}
-
-// statusCell is the margin status of a group's points: the status when
-// they share it, else the count of each ("2 certified, 1 not separable").
-func statusCell(pts []Point, g runner.Group, f func(Point) string) string {
-	count := map[string]int{}
-	var order []string
-	for _, i := range g.Records {
-		st := f(pts[i])
-		if st == "" {
-			st = "-"
-		}
-		if count[st] == 0 {
-			order = append(order, st)
-		}
-		count[st]++
-	}
-	if len(order) == 1 {
-		return order[0]
-	}
-	var parts []string
-	for _, st := range order {
-		parts = append(parts, fmt.Sprintf("%d %s", count[st], st))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// Plots draws margin_vs_<x>: Plot, against heads (else the first numeric
-// swept key, e.g. margin_vs_zeta).
-func Plots(res *runner.Result) ([]runner.NamedPlot, error) {
-	x := res.XAxis("heads", "data.zeta")
-	if x == "" {
-		return nil, nil
-	}
-	return figure.Plots(figure.Builder{Name: "margin_vs_" + res.AxisName(x), Build: Plot})(res)
-}
-
-// Plot is the NTK margin gamma at theta_0 against heads (else the first
-// numeric swept key), one line per value of the other swept keys (e.g.
-// the initialization), mean and 95% interval over the seeds, with the
-// ideal attention's margin dashed; nil without a numeric swept key.
-func Plot(res *runner.Result) (*plot.Plot, error) {
-	pts, err := Points(res)
-	if err != nil {
-		return nil, err
-	}
-	x := res.XAxis("heads", "data.zeta")
-	if x == "" {
-		return nil, nil
-	}
-	title := "NTK margin at initialization"
-	if n := res.SeedNote(); n != "" {
-		title += "\n(" + n + ")"
-	}
-	xl := map[string]string{"heads": "number of heads H", "data.zeta": "fraction of relevant tokens ζ"}[x]
-	if xl == "" {
-		xl = x
-	}
-	p := figure.New(title, xl, "margin γ")
-	var xs []float64
-	for _, r := range res.Records {
-		if v, ok := r.Value(x); ok && !slices.Contains(xs, v.Float()) {
-			xs = append(xs, v.Float())
-		}
-	}
-	figure.ValueAxis(&p.X, xs)
-	_, logX := p.X.Scale.(plot.LogScale)
-	p.Y.Min = 0
-	series := res.Series(x)
-	var ideal []runner.Stats
-	var idealX []float64
-	for i, s := range series {
-		var st []runner.Stats
-		for j, g := range s.Groups {
-			st = append(st, stats(pts, g, gamma))
-			if i == 0 {
-				ideal, idealX = append(ideal, stats(pts, g, idealOf)), append(idealX, s.X[j])
-			}
-		}
-		name := "γ at θ_0"
-		if s.Name != "" {
-			name += ": " + s.Name
-		}
-		if err := figure.AddStats(p, s.X, st, figure.Color(i), figure.Glyph(i), nil, name, logX, false); err != nil {
-			return nil, err
-		}
-	}
-	// The ideal margin depends on the data only.
-	if err := figure.AddStats(p, idealX, ideal, figure.Gray, draw.RingGlyph{}, figure.Dashed, "ideal attention (relevant tokens)", logX, false); err != nil {
-		return nil, err
-	}
-	figure.Headroom(p, len(series)+1)
-	return p, nil
-}
-
-// firstStep is graph.FirstStep with the point's graph options.
-func firstStep(md layers.Model, p *layers.Params, train *datasets.Dataset, eta float64, o graph.Options) (*layers.Params, error) {
-	m, err := graph.NewModelOptions(md, p, train, o)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := m.Step(eta); err != nil {
-		return nil, err
-	}
-	return m.Params(), nil
 }
