@@ -292,11 +292,11 @@ func gdClaims(res *runner.Result, x string) ([]string, error) {
 			for _, g := range s.Groups {
 				a := groupStats(g, func(i int) float64 { return float64(pts[i].RelevantAttention) })
 				u := groupStats(g, func(i int) float64 { return float64(pts[i].UniformAttention) })
-				if math.IsNaN(a.Mean) {
+				if math.IsNaN(a.Mean) || u.Mean >= 1 { // every token relevant: nothing to move
 					continue
 				}
 				n++
-				if a.Mean > u.Mean {
+				if a.Mean > u.Mean+attentionMoved {
 					above++
 				}
 				worst, best = math.Min(worst, a.Mean-u.Mean), math.Max(best, a.Mean-u.Mean)
@@ -309,9 +309,9 @@ func gdClaims(res *runner.Result, x string) ([]string, error) {
 				case best <= attentionMoved:
 					verdict = fmt.Sprintf("attention stays near uniform: the final attention mass on relevant test tokens is within %g of uniform attention's (or below it) at every value of %s", attentionMoved, xn)
 				default:
-					verdict = fmt.Sprintf("attention moved onto the relevant tokens only at some values of %s", xn)
+					verdict = fmt.Sprintf("attention moved onto the relevant tokens by more than %g only at some values of %s", attentionMoved, xn)
 				}
-				out = append(out, fmt.Sprintf("%s: %s (above uniform at %d of %d; excess from %s to %s).", name, verdict, above, n, g3(worst), g3(best)))
+				out = append(out, fmt.Sprintf("%s: %s (more than %g above uniform at %d of %d values with some irrelevant tokens; excess over uniform from %s to %s).", name, verdict, attentionMoved, above, n, g3(worst), g3(best)))
 			}
 		}
 	}

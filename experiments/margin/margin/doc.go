@@ -30,20 +30,20 @@
 // and so compares across initializations; the attention mass on the
 // relevant tokens says how far each initialization moved the attention.
 //
-// Repetitions sweep data.seed; with margin.init_seed_from_data (default
-// true) each repetition draws its initialization with the same seed, so
-// U0 varies with the data as in docs/defaults.md. Package theory proves
+// Repetitions sweep seed (gdpoint.Config.Seed: the data and init seeds
+// together), so U0 varies with the data as in docs/defaults.md; a sweep
+// of data.seed alone can do the same with margin.init_seed_from_data. Package theory proves
 // no order between the ideal margin and the others: that the ideal
 // attention's normalized margin is the largest is a measurement.
 //
 // The defaults (DefaultConfig) are the recommended configuration of
 // docs/defaults.md, Section 6: d = 8, T = 8, n = 512, zeta = 1/8, decoy
 // 0.5 (uniform attention fails: a classifier on the mean token has 24%
-// test error), first-token, H = 1, 4, 16, data seeds 1..5, first steps of
-// size 1000. The zeta sweep is a runner sweep:
+// test error), first-token, H = 1, 4, 16, zeta = 1/8, 1/4, 1/2 (a runner
+// sweep of data.zeta), seeds 1..5, first steps of size 1000:
 //
-//	go run ./experiments/margin -sweep data.zeta=0.125,0.25,0.5
-//	go run ./experiments/margin -heads 4 -sweep data.zeta=0.125,0.25,0.5
+//	go run ./experiments/margin
+//	go run ./experiments/margin -set data.zeta=0.125   # H only
 //	go run ./experiments/margin -set margin.features=UW -set data.train=1024 -heads 1,2
 //
 // The first takes about 3 times the default run; the UW one is slower

@@ -43,9 +43,9 @@ type Settings struct {
 	// attention measurably (docs/defaults.md, Section 4).
 	FirstStepEta float64 `json:"first_step_eta"`
 	// InitSeedFromData draws the initialization with seed data.seed
-	// instead of init.seed (default true), so that repetitions over
-	// data.seed vary the data and U0 (and W of "random") together, as in
-	// docs/defaults.md; false keeps init.seed for every data seed.
+	// instead of init.seed (default false: the default sweep of seed sets
+	// both), so that repetitions over data.seed alone vary the data and
+	// U0 (and W of "random") together.
 	InitSeedFromData bool `json:"init_seed_from_data"`
 }
 
@@ -64,23 +64,25 @@ var DefaultHeads = []int{1, 4, 16}
 // DefaultConfig is the recommended margin configuration of
 // docs/defaults.md: data d = 8, T = 8, n = 512, n_test = 1024, zeta =
 // 1/8, decoy 0.5, M = 4, sigma = 0.1, orthogonal means; the first-token
-// model; H = 1, 4, 16; seeds 1..5 (data and initialization); U
-// features; the initializations
-// random, zero-W, step-W, step-U-W and ideal, first steps of size 1000.
-// The zeta sweep is a -sweep data.zeta=0.125,0.25,0.5.
+// model; H = 1, 4, 16; zeta = 1/8, 1/4, 1/2; seeds 1..5 (seed: data and
+// initialization); U features; the initializations random, zero-W,
+// step-W, step-U-W and ideal, first steps of size 1000.
 func DefaultConfig() Config {
 	g := gdpoint.DefaultConfig("results/" + Name)
 	g.Data.Dim, g.Data.Tokens, g.Data.Train, g.Data.Test = 8, 8, 512, 1024
 	g.Data.Zeta, g.Data.Signal, g.Data.Noise, g.Data.Clusters, g.Data.Sigma = 0.125, 1, 1, 4, 0.1
 	g.Data.Antipodal, g.Data.Decoy = false, 0.5
 	g.Model.Query = layers.FirstToken
-	c := Config{Config: g, Margin: Settings{Features: FeaturesU, Inits: slices.Clone(DefaultInits), FirstStepEta: DefaultFirstStepEta, InitSeedFromData: true}}
+	c := Config{Config: g, Margin: Settings{Features: FeaturesU, Inits: slices.Clone(DefaultInits), FirstStepEta: DefaultFirstStepEta}}
 	c.SweepHeads(DefaultHeads...)
-	seeds := make([]json.RawMessage, DefaultSeeds)
+	// The data's dependence: zeta = 1/8, 1/4, 1/2.
+	c.SweepAxis(runner.Axis{Key: "data.zeta", Values: []json.RawMessage{json.RawMessage("0.125"), json.RawMessage("0.25"), json.RawMessage("0.5")}})
+	// seed sets the data and init seeds together.
+	seeds := make([]int, DefaultSeeds)
 	for i := range seeds {
-		seeds[i] = json.RawMessage(strconv.Itoa(i + 1))
+		seeds[i] = i + 1
 	}
-	c.SweepAxis(runner.Axis{Key: "data.seed", Values: seeds})
+	c.SweepAxis(gdpoint.SeedsAxis(seeds...))
 	return c
 }
 

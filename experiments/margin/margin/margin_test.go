@@ -32,6 +32,8 @@ func tiny(t *testing.T) Config {
 	exptest.Tiny(&cfg.Config, filepath.Join(t.TempDir(), "run"))
 	cfg.Data.Zeta = 0.25
 	cfg.Margin.FirstStepEta = 100
+	cfg.Sweep = nil
+	cfg.Margin.InitSeedFromData = true
 	cfg.SweepAxis(runner.Axis{Key: "data.seed", Values: raw("1", "2")})
 	return cfg
 }
@@ -332,7 +334,7 @@ func TestDefaults(t *testing.T) {
 		c.Model.Query != layers.FirstToken || c.Margin.Features != FeaturesU || c.Margin.FirstStepEta != 1000 || !slices.Equal(c.Margin.Inits, DefaultInits) {
 		t.Errorf("defaults %+v, margin %+v", c.Config, c.Margin)
 	}
-	if got := c.Sweep.Keys(); !slices.Equal(got, []string{"heads", "data.seed"}) || len(c.Sweep[0].Values) != 3 || len(c.Sweep[1].Values) != 5 {
+	if got := c.Sweep.Keys(); !slices.Equal(got, []string{"heads", "data.zeta", "seed"}) || len(c.Sweep[0].Values) != 3 || len(c.Sweep[1].Values) != 3 || len(c.Sweep[2].Values) != 5 {
 		t.Errorf("sweep %v", c.Sweep)
 	}
 }
