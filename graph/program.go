@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/mhattn/mha/datasets"
 	"github.com/mhattn/mha/layers"
@@ -82,10 +83,20 @@ type programOptions struct {
 	params [][]float64
 }
 
+// buildMu serializes graph construction (see newProgram).
+var buildMu sync.Mutex
+
 // newProgram compiles m over x ([n, T, d] row-major; the graph reads this
 // slice, so a caller may refill it between runs) with labels y (length n;
 // ignored by phiObjective).
 func newProgram(m layers.Model, x, y []float64, n int, opt programOptions) (*program, error) {
+	// Gorgonia shares package-level constant nodes (the 1 that Grad
+	// starts from) between graphs and caches their hash on first use:
+	// graphs built at once by several goroutines race on it (the race
+	// detector saw it in a sweep's parallel workers). Building is short
+	// next to running, so builds take turns; runs stay parallel.
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	c := m.Config()
 	specs := m.Specs()
 	p := &program{
