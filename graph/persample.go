@@ -11,24 +11,42 @@ import (
 // the NTK features of the theory, over the trainable parameters of any
 // model.
 //
-// Gorgonia has no per-sample gradient, and a second Grad on one graph is
-// unreliable, so the model is compiled once for a batch of one sequence and
-// run once per sample: Phi of that batch is Phi_i, and the graph's gradient
-// is sample i's. This works for any layers.Model, fused or composed, and its
-// memory does not grow with n.
+// A model with a closed form (layers.ClosedFormSampleGradients: the
+// paper's model on the fused engine) gets its rows from it, all samples of
+// a range in one pass. Otherwise, since Gorgonia has no per-sample gradient
+// and a second Grad on one graph is unreliable, the model is compiled once
+// for a batch of one sequence and run once per sample: Phi of that batch is
+// Phi_i, and the graph's gradient is sample i's. This works for any
+// layers.Model, fused or composed. Either way memory does not grow with n,
+// and a row depends on its sample alone.
 type SampleGradients struct {
-	model layers.Model
-	prog  *program
-	x     []float64 // the one sequence the graph reads
+	model  layers.Model
+	closed layers.SampleGradientWriter // nil: the graph, once per sample
+	prog   *program
+	x      []float64 // the one sequence the graph reads
+	params [][]float64
 }
 
-// NewSampleGradients compiles the per-sample gradient graph of m.
+// NewSampleGradients compiles the per-sample gradient graph of m, or takes
+// its closed form.
 func NewSampleGradients(m layers.Model) (*SampleGradients, error) {
+	return newSampleGradients(m, false)
+}
+
+// newSampleGradients is NewSampleGradients; graphOnly skips the closed
+// form (tests compare the two).
+func newSampleGradients(m layers.Model, graphOnly bool) (*SampleGradients, error) {
 	c := m.Config()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := &SampleGradients{model: m, x: make([]float64, c.Tokens*c.Dim)}
+	s := &SampleGradients{model: m}
+	if !graphOnly {
+		if s.closed = layers.ClosedFormSampleGradients(m); s.closed != nil {
+			return s, nil
+		}
+	}
+	s.x = make([]float64, c.Tokens*c.Dim)
 	prog, err := newProgram(m, s.x, nil, 1, programOptions{objective: phiObjective, gradient: true})
 	if err != nil {
 		return nil, err
@@ -62,8 +80,21 @@ func (s *SampleGradients) ComputeRange(params *layers.Params, data *datasets.Dat
 	if len(dst) != (last-first)*width {
 		dst = make([]float64, (last-first)*width)
 	}
-	s.prog.setParams(params)
 	td := c.Tokens * c.Dim
+	if s.closed != nil {
+		if err := params.Check(s.model); err != nil {
+			return nil, err
+		}
+		if len(params.List) != len(s.params) {
+			s.params = make([][]float64, len(params.List))
+		}
+		for i, p := range params.List {
+			s.params[i] = p.Data
+		}
+		s.closed.WriteSampleGradients(s.params, data.X[first*td:last*td], last-first, dst)
+		return dst, nil
+	}
+	s.prog.setParams(params)
 	for i := first; i < last; i++ {
 		copy(s.x, data.X[i*td:(i+1)*td])
 		if err := s.prog.run(); err != nil {

@@ -56,16 +56,21 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 	block = min(block, n)
 	k := make([]float64, n*n)
 	// Two buffers: the resident block a and the visiting block b.
-	bufA := make([]float64, block*p)
+	bufA := getBlock(block * p)
+	defer putBlock(bufA)
 	var bufB []float64
 	if block < n {
-		bufB = make([]float64, block*p)
+		bufB = getBlock(block * p)
+		defer putBlock(bufB)
 	}
 	write := func(blk int, dst []float64) error {
 		i0, i1 := blk*block, min((blk+1)*block, n)
 		dst = dst[:(i1-i0)*p]
 		if err := g.Write(i0, i1, dst); err != nil {
 			return err
+		}
+		if allFinite(dst) {
+			return nil
 		}
 		for i, x := range dst {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -131,56 +136,61 @@ const gramChunk = 256
 // b_j (rb) of length p; with lower set (a and b the same block) only
 // j <= i is needed.
 //
-// Chunk by chunk of columns, the rows of a are copied into a buffer padded
-// with zero rows to a multiple of 4, and those of b transposed into panels
-// of 8 (kl x 8, contiguous, zero-padded), so that every entry comes from
-// internal/gemm's 4 x 8 micro-kernel, never its edge code, and sums the
-// same way: chunk after chunk, and within a chunk in the kernel's order.
-// An entry's value thus depends on p alone, not on the block shapes nor on
-// the goroutines, which share out strips of 4 rows. A panel (16 KiB)
-// stays in L1 while the strips pass over it.
+// Chunk by chunk of columns, the rows of a and b are packed into panels of
+// 8 rows (gemm.Panel: term l of row 8q+r at panel q, l*8+r), zero rows
+// padding a to a multiple of 8 and b to one of 16, and every 8 x 16 tile
+// of the block comes from gemm.Dots8x16: the terms of the chunk chained
+// by fused multiply-adds in order, added to the entry. An entry's value
+// thus depends on p alone, not on the block shapes, the kernel nor the
+// goroutines, which share out the panels of a; all operands of a tile
+// stream contiguously (a b panel pair, 32 KiB, stays in L1 while the a
+// panels pass over it). Packing costs O((ra + rb) p), the products
+// O(ra rb p).
 func (s *scratch) products(c []float64, ldc int, a []float64, ra int, b []float64, rb int, p int, lower bool) {
-	ra4, rb8 := (ra+3)&^3, (rb+7)&^7
-	out := s.get(&s.out, ra4*rb8)
+	ra8, rb16 := (ra+7)&^7, (rb+15)&^15
+	out := s.get(&s.out, ra8*rb16)
 	clear(out)
-	at := s.get(&s.at, ra4*gramChunk)
-	bt := s.get(&s.bt, gramChunk*rb8)
-	strips := ra4 / 4
-	workers := min(runtime.GOMAXPROCS(0), strips)
+	// With lower set, a is b: one packing, padded to b's 16-row panels.
+	aRows := ra8
+	if lower {
+		aRows = rb16
+	}
+	at := s.get(&s.at, aRows*gramChunk)
+	bt := at
+	if !lower {
+		bt = s.get(&s.bt, rb16*gramChunk)
+	}
+	panels := ra8 / gemm.Panel
+	workers := min(runtime.GOMAXPROCS(0), panels)
+	tiles := func(w, kl int) {
+		for j0 := 0; j0 < rb16; j0 += 16 {
+			b0, b1 := bt[j0*kl:(j0+8)*kl], bt[(j0+8)*kl:(j0+16)*kl]
+			// Interleaved panels balance the triangle.
+			for q := w; q < panels; q += workers {
+				i0 := q * gemm.Panel
+				if lower && j0 > i0+gemm.Panel-1 {
+					continue
+				}
+				gemm.Dots8x16(kl, at[i0*kl:(i0+8)*kl], b0, b1, out[i0*rb16+j0:], rb16)
+			}
+		}
+	}
 	for c0 := 0; c0 < p; c0 += gramChunk {
 		kl := min(gramChunk, p-c0)
-		for i := 0; i < ra; i++ {
-			copy(at[i*kl:(i+1)*kl], a[i*p+c0:i*p+c0+kl])
+		pack(at[:aRows*kl], a, ra, p, c0, kl)
+		if !lower {
+			pack(bt[:rb16*kl], b, rb, p, c0, kl)
 		}
-		clear(at[ra*kl : ra4*kl])
-		for j := 0; j < rb; j++ {
-			panel := bt[(j/8)*kl*8:]
-			for l, v := range b[j*p+c0 : j*p+c0+kl] {
-				panel[l*8+j%8] = v
-			}
-		}
-		for j := rb; j < rb8; j++ {
-			panel := bt[(j/8)*kl*8:]
-			for l := 0; l < kl; l++ {
-				panel[l*8+j%8] = 0
-			}
+		if workers <= 1 {
+			tiles(0, kl)
+			continue
 		}
 		var wg sync.WaitGroup
 		for w := 0; w < workers; w++ {
 			wg.Add(1)
 			go func(w int) {
 				defer wg.Done()
-				for j0 := 0; j0 < rb8; j0 += 8 {
-					panel := bt[(j0/8)*kl*8 : (j0/8+1)*kl*8]
-					// Interleaved strips balance the triangle.
-					for s := w; s < strips; s += workers {
-						i0 := 4 * s
-						if lower && j0 >= i0+4 {
-							continue
-						}
-						gemm.NN(4, 8, kl, at[i0*kl:], kl, panel, 8, out[i0*rb8+j0:], rb8, true)
-					}
-				}
+				tiles(w, kl)
 			}(w)
 		}
 		wg.Wait()
@@ -190,7 +200,32 @@ func (s *scratch) products(c []float64, ldc int, a []float64, ra int, b []float6
 		if lower {
 			jn = i + 1
 		}
-		copy(c[i*ldc:i*ldc+jn], out[i*rb8:i*rb8+jn])
+		copy(c[i*ldc:i*ldc+jn], out[i*rb16:i*rb16+jn])
+	}
+}
+
+// pack writes columns [c0, c0+kl) of the rows (each p long, r of them)
+// into dst in panels of gemm.Panel rows, term l of row 8q+i at
+// dst[q*kl*8 + l*8 + i], and zeros for the rows from r to len(dst)/kl.
+func pack(dst, rows []float64, r, p, c0, kl int) {
+	const w = gemm.Panel
+	full := r / w * w
+	for i0 := 0; i0 < full; i0 += w {
+		panel := dst[i0*kl : (i0+w)*kl]
+		r0, r1, r2, r3 := rows[i0*p+c0:], rows[(i0+1)*p+c0:], rows[(i0+2)*p+c0:], rows[(i0+3)*p+c0:]
+		r4, r5, r6, r7 := rows[(i0+4)*p+c0:], rows[(i0+5)*p+c0:], rows[(i0+6)*p+c0:], rows[(i0+7)*p+c0:]
+		for l := 0; l < kl; l++ {
+			t := panel[l*w : l*w+w]
+			t[0], t[1], t[2], t[3] = r0[l], r1[l], r2[l], r3[l]
+			t[4], t[5], t[6], t[7] = r4[l], r5[l], r6[l], r7[l]
+		}
+	}
+	clear(dst[full*kl:])
+	for i := full; i < r; i++ {
+		panel := dst[full*kl:]
+		for l, v := range rows[i*p+c0 : i*p+c0+kl] {
+			panel[l*w+i-full] = v
+		}
 	}
 }
 
@@ -218,4 +253,36 @@ func (s *scratch) get(b *[]float64, n int) []float64 {
 		*b = make([]float64, n)
 	}
 	return (*b)[:n]
+}
+
+// blocks keeps the block buffers of Gram between calls: a fresh buffer of
+// block x P numbers costs a page fault per 4 KiB on first touch, as much
+// as computing its gradients. The pool drops them after garbage
+// collections, as any sync.Pool.
+var blocks sync.Pool
+
+func getBlock(size int) []float64 {
+	if b, ok := blocks.Get().(*[]float64); ok && cap(*b) >= size {
+		return (*b)[:size]
+	}
+	return make([]float64, size)
+}
+
+func putBlock(b []float64) { blocks.Put(&b) }
+
+// allFinite reports whether every x is finite: x - x is 0 for finite x and
+// NaN for an infinity or NaN, and a NaN stays in the sums.
+func allFinite(x []float64) bool {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] - x[i]
+		s1 += x[i+1] - x[i+1]
+		s2 += x[i+2] - x[i+2]
+		s3 += x[i+3] - x[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] - x[i]
+	}
+	return s0+s1+s2+s3 == 0
 }

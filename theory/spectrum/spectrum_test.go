@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -516,5 +517,27 @@ func TestSettingsValid(t *testing.T) {
 	}
 	if err := good.Validate(4); err == nil || !strings.Contains(err.Error(), "spectrum.k = 5: must be in [1, dim=4]") {
 		t.Errorf("k above dim: error %v", err)
+	}
+}
+
+// The Gram is the same bits whatever the number of goroutines sharing its
+// products.
+func TestGramGoroutines(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	const n, p = 37, 700
+	var want []float64
+	for _, procs := range []int{1, 2, 3, 5} {
+		runtime.GOMAXPROCS(procs)
+		for _, block := range []int{6, n} {
+			k, err := spectrum.Gram((&rowGradients{n: n, p: p}).gradients(), nil, block)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want == nil {
+				want = k
+			} else if !slices.Equal(bits(k...), bits(want...)) {
+				t.Errorf("GOMAXPROCS=%d, block %d: other bits than GOMAXPROCS=1 one-shot", procs, block)
+			}
+		}
 	}
 }
