@@ -21,4 +21,11 @@
 // then C[i,j] += s (C starts at 0 unless acc is set). The Go kernel and the
 // edges use math.FMA, so the assembly and Go results are the same bits, and
 // a row of C does not change when rows are added to or removed from A.
+//
+// Dots8x16 is the tile of a Gram matrix under the same rule: the dot
+// products of 8 rows with 16 rows, both packed in panels of 8 rows term by
+// term, so that every operand streams contiguously. On amd64 with AVX-512
+// it runs on 16 zmm accumulators (about 100 GFLOP/s from L1 on the
+// reference machine against 40 for the AVX2 kernel); elsewhere the AVX2
+// kernel or Go computes the same chains, bit for bit.
 package gemm

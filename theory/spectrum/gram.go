@@ -31,11 +31,17 @@ type Gradients struct {
 // the one-shot Gram with one write.
 //
 // Each entry is a dot product of two whole rows summed in an order fixed
-// by P alone (chunks of gramChunk in sequence, each through the same
-// micro-kernel), whatever the block size and the number of goroutines, so
-// the result is reproducible bit for bit and equal to the one-shot Gram; the lower triangle is computed and
-// mirrored, so K is exactly symmetric. The NTK margin is
-// theory.MinNormPoint(K, N, 0) on the labelled Gram.
+// by P alone (chunks of gramChunk in sequence, each a chain of fused
+// multiply-adds through gemm.Dots8x16, whose AVX-512, AVX2 and Go kernels
+// give the same bits), whatever the block size and the number of
+// goroutines, so the result is reproducible bit for bit and equal to the
+// one-shot Gram; the lower triangle is computed and mirrored, so K is
+// exactly symmetric. The NTK margin is theory.MinNormPoint(K, N, 0) on the
+// labelled Gram.
+//
+// The two block buffers go back to a pool when Gram returns, so repeated
+// calls (along a GD path, in a benchmark) do not pay a page fault per
+// 4 KiB of fresh memory; the pool lets them go after garbage collections.
 func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 	if g.N < 1 {
 		return nil, fmt.Errorf("spectrum.n = %d: must be >= 1", g.N)
