@@ -86,3 +86,47 @@ func BenchmarkDots8x16(b *testing.B) {
 		})
 	}
 }
+
+// NN and TN give the same bits with the AVX-512 tiles as with the AVX2
+// kernel alone, on sizes that mix 8 x 16 tiles, 4 x 8 tiles and edges.
+func TestWideMatchesAVX2Bits(t *testing.T) {
+	if !cpuHasAVX512() || !kernel.Available() {
+		t.Skip("no AVX-512 here: the 8 x 16 tiles never run")
+	}
+	defer kernel.Use(kernel.Auto)
+	defer func(saved bool) { hasAVX512 = saved }(hasAVX512)
+	if err := kernel.Use(kernel.Vectorized); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	sizes := []struct{ m, n, k int }{{8, 16, 1}, {8, 16, 256}, {8, 16, 257}, {16, 512, 32}, {256, 16, 32}, {256, 32, 16}, {32, 32, 16}, {75, 130, 300}, {12, 24, 5}}
+	for i := 0; i < 100; i++ {
+		sizes = append(sizes, struct{ m, n, k int }{rng.IntN(90), rng.IntN(90), rng.IntN(300)})
+	}
+	for _, s := range sizes {
+		for _, trans := range []bool{false, true} {
+			lda, ldb, ldc := s.k+rng.IntN(3), s.n+rng.IntN(3), s.n+rng.IntN(3)
+			if trans {
+				lda = s.m + rng.IntN(3)
+			}
+			a := random(rng, max(s.m, s.k)*max(lda, 1)+1)
+			b := random(rng, max(s.k, 1)*max(ldb, 1))
+			c := random(rng, max(s.m, 1)*max(ldc, 1))
+			var out [2][]float64
+			for w, avx512 := range []bool{true, false} {
+				hasAVX512 = avx512
+				out[w] = append([]float64(nil), c...)
+				if trans {
+					TN(s.m, s.n, s.k, a, lda, b, ldb, out[w], ldc, true)
+				} else {
+					NN(s.m, s.n, s.k, a, lda, b, ldb, out[w], ldc, true)
+				}
+			}
+			for j := range out[0] {
+				if math.Float64bits(out[0][j]) != math.Float64bits(out[1][j]) {
+					t.Fatalf("%+v trans=%v: c[%d] = %v with AVX-512, %v with AVX2", s, trans, j, out[0][j], out[1][j])
+				}
+			}
+		}
+	}
+}
