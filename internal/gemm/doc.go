@@ -9,10 +9,11 @@
 // goroutines; a sweep runs several models at once).
 //
 // On amd64 with AVX2 and FMA the 4 x 8 blocks of C come from an assembly
-// micro-kernel reading A and B in place (with AVX-512, 8 x 16 blocks from a
-// zmm kernel where they fit, 2-4x faster on the attention shapes) (no packing: the matrices here are
-// small enough that packing would cost more than it saves); K is blocked so
-// that a strip of B stays in L1 while the rows of A pass over it. Elsewhere,
+// micro-kernel reading A and B in place (no packing: the matrices here are
+// small enough that packing would cost more than it saves); with AVX-512,
+// 8 x 16 blocks come from a zmm kernel where they fit (2-4x faster on the
+// attention shapes). K is blocked so that a strip of B stays in L1 while
+// the rows of A pass over it. Elsewhere,
 // or with MHA_KERNEL=portable (see internal/kernel), the same blocking runs
 // a Go kernel.
 //
