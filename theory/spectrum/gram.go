@@ -23,7 +23,8 @@ type Gradients struct {
 // Gram returns the n x n empirical NTK Gram matrix K_ij = <g_i, g_j>
 // (row-major), times y_i y_j when labels is not nil (len N), computed in
 // blocks of block samples with two block buffers, so at most
-// 2 x block x P gradient numbers are held at once. Each pair of blocks
+// 2 x block x P gradient numbers are held at once (block rounded up to a
+// multiple of 16, plus 8 P numbers to pack a block with). Each pair of blocks
 // must meet in the buffers once; the schedule keeps the last visitor
 // resident for the next round, so blocks are written 1 + nb (nb - 1) / 2
 // times for nb = ceil(N / block) (the plain i, j <= i loop takes
@@ -61,31 +62,34 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 	n, p := g.N, g.P
 	block = min(block, n)
 	k := make([]float64, n*n)
-	// Two buffers: the resident block a and the visiting block b.
-	bufA := getBlock(block * p)
+	// Two buffers: the resident block a and the visiting block b, each
+	// written row by row and then packed in place (see packBlock), with
+	// room for zero rows up to a multiple of 16.
+	size := (block + 15) &^ 15 * p
+	bufA := getBlock(size)
 	defer putBlock(bufA)
 	var bufB []float64
 	if block < n {
-		bufB = getBlock(block * p)
+		bufB = getBlock(size)
 		defer putBlock(bufB)
 	}
+	var buf scratch
 	write := func(blk int, dst []float64) error {
 		i0, i1 := blk*block, min((blk+1)*block, n)
-		dst = dst[:(i1-i0)*p]
-		if err := g.Write(i0, i1, dst); err != nil {
+		rows := dst[:(i1-i0)*p]
+		if err := g.Write(i0, i1, rows); err != nil {
 			return err
 		}
-		if allFinite(dst) {
-			return nil
-		}
-		for i, x := range dst {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("spectrum: gradient of sample %d has %v at entry %d", i0+i/p, x, i%p)
+		if !allFinite(rows) {
+			for i, x := range rows {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return fmt.Errorf("spectrum: gradient of sample %d has %v at entry %d", i0+i/p, x, i%p)
+				}
 			}
 		}
+		buf.packBlock(dst[:(i1-i0+15)&^15*p], i1-i0, p)
 		return nil
 	}
-	var buf scratch
 	// pair fills K[rows of block hi, columns of block lo] for hi >= lo.
 	pair := func(hi, lo int, rows, cols []float64) {
 		i0, i1 := hi*block, min((hi+1)*block, n)
@@ -133,71 +137,54 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 	return k, nil
 }
 
-// gramChunk is the number of columns of the row blocks multiplied at a
-// time: one K-block of internal/gemm, so a chunk of every row stays in
-// cache while all pairs use it.
+// gramChunk is the number of terms of the rows multiplied at a time: one
+// K-block of internal/gemm, so that a chunk of every panel stays in cache
+// while all pairs use it.
 const gramChunk = 256
 
 // products writes c[i*ldc+j] = <a_i, b_j> for the rows a_i (ra of them) and
-// b_j (rb) of length p; with lower set (a and b the same block) only
-// j <= i is needed.
+// b_j (rb) of length p, both packed by packBlock; with lower set (a and b
+// the same block) only j <= i is needed.
 //
-// Chunk by chunk of columns, the rows of a and b are packed into panels of
-// 8 rows (gemm.Panel: term l of row 8q+r at panel q, l*8+r), zero rows
-// padding a to a multiple of 8 and b to one of 16, and every 8 x 16 tile
-// of the block comes from gemm.Dots8x16: the terms of the chunk chained
-// by fused multiply-adds in order, added to the entry. An entry's value
-// thus depends on p alone, not on the block shapes, the kernel nor the
-// goroutines, which share out the panels of a; all operands of a tile
-// stream contiguously (a b panel pair, 32 KiB, stays in L1 while the a
-// panels pass over it). Packing costs O((ra + rb) p), the products
-// O(ra rb p).
+// Every 8 x 16 tile of the block comes from gemm.Dots8x16, chunk by chunk
+// of gramChunk terms in order: the terms of a chunk chained by fused
+// multiply-adds, added to the entry. An entry's value thus depends on p
+// alone, not on the block shapes, the kernel nor the goroutines, which
+// share out the panels of a. The b panel pair of a chunk (32 KiB) stays in
+// L1 while the a panels of the chunk pass over it.
 func (s *scratch) products(c []float64, ldc int, a []float64, ra int, b []float64, rb int, p int, lower bool) {
-	ra8, rb16 := (ra+7)&^7, (rb+15)&^15
+	const w = gemm.Panel
+	ra8, rb16 := (ra+w-1)&^(w-1), (rb+15)&^15
 	out := s.get(&s.out, ra8*rb16)
 	clear(out)
-	// With lower set, a is b: one packing, padded to b's 16-row panels.
-	aRows := ra8
-	if lower {
-		aRows = rb16
-	}
-	at := s.get(&s.at, aRows*gramChunk)
-	bt := at
-	if !lower {
-		bt = s.get(&s.bt, rb16*gramChunk)
-	}
-	panels := ra8 / gemm.Panel
+	panels := ra8 / w
 	workers := min(runtime.GOMAXPROCS(0), panels)
-	tiles := func(w, kl int) {
+	tiles := func(worker, c0, kl int) {
 		for j0 := 0; j0 < rb16; j0 += 16 {
-			b0, b1 := bt[j0*kl:(j0+8)*kl], bt[(j0+8)*kl:(j0+16)*kl]
+			b0, b1 := b[j0*p+w*c0:j0*p+w*(c0+kl)], b[(j0+w)*p+w*c0:(j0+w)*p+w*(c0+kl)]
 			// Interleaved panels balance the triangle.
-			for q := w; q < panels; q += workers {
-				i0 := q * gemm.Panel
-				if lower && j0 > i0+gemm.Panel-1 {
+			for q := worker; q < panels; q += workers {
+				i0 := q * w
+				if lower && j0 > i0+w-1 {
 					continue
 				}
-				gemm.Dots8x16(kl, at[i0*kl:(i0+8)*kl], b0, b1, out[i0*rb16+j0:], rb16)
+				gemm.Dots8x16(kl, a[i0*p+w*c0:i0*p+w*(c0+kl)], b0, b1, out[i0*rb16+j0:], rb16)
 			}
 		}
 	}
 	for c0 := 0; c0 < p; c0 += gramChunk {
 		kl := min(gramChunk, p-c0)
-		pack(at[:aRows*kl], a, ra, p, c0, kl)
-		if !lower {
-			pack(bt[:rb16*kl], b, rb, p, c0, kl)
-		}
 		if workers <= 1 {
-			tiles(0, kl)
+			tiles(0, c0, kl)
 			continue
 		}
 		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
+		for worker := 0; worker < workers; worker++ {
 			wg.Add(1)
-			go func(w int) {
+			go func(worker int) {
 				defer wg.Done()
-				tiles(w, kl)
-			}(w)
+				tiles(worker, c0, kl)
+			}(worker)
 		}
 		wg.Wait()
 	}
@@ -210,27 +197,29 @@ func (s *scratch) products(c []float64, ldc int, a []float64, ra int, b []float6
 	}
 }
 
-// pack writes columns [c0, c0+kl) of the rows (each p long, r of them)
-// into dst in panels of gemm.Panel rows, term l of row 8q+i at
-// dst[q*kl*8 + l*8 + i], and zeros for the rows from r to len(dst)/kl.
-func pack(dst, rows []float64, r, p, c0, kl int) {
+// packBlock rearranges in place the r rows of length p at the start of
+// blk (row-major) into panels of gemm.Panel = 8 rows, term by term: term l
+// of row 8q+i goes to blk[8q*p + 8l + i], so that the terms [c0, c0+kl) of
+// a panel are the contiguous blk[8q*p+8c0 : 8q*p+8(c0+kl)] that
+// gemm.Dots8x16 reads. Rows from r to len(blk)/p are zeros.
+func (s *scratch) packBlock(blk []float64, r, p int) {
 	const w = gemm.Panel
-	full := r / w * w
-	for i0 := 0; i0 < full; i0 += w {
-		panel := dst[i0*kl : (i0+w)*kl]
-		r0, r1, r2, r3 := rows[i0*p+c0:], rows[(i0+1)*p+c0:], rows[(i0+2)*p+c0:], rows[(i0+3)*p+c0:]
-		r4, r5, r6, r7 := rows[(i0+4)*p+c0:], rows[(i0+5)*p+c0:], rows[(i0+6)*p+c0:], rows[(i0+7)*p+c0:]
-		for l := 0; l < kl; l++ {
+	tmp := s.get(&s.tmp, w*p)
+	for i0 := 0; i0*p < len(blk); i0 += w {
+		panel := blk[i0*p : (i0+w)*p]
+		nr := min(max(r-i0, 0), w)
+		if nr == 0 {
+			clear(panel)
+			continue
+		}
+		copy(tmp, panel[:nr*p])
+		clear(tmp[nr*p:])
+		r0, r1, r2, r3 := tmp[0:p], tmp[p:2*p], tmp[2*p:3*p], tmp[3*p:4*p]
+		r4, r5, r6, r7 := tmp[4*p:5*p], tmp[5*p:6*p], tmp[6*p:7*p], tmp[7*p:8*p]
+		for l := 0; l < p; l++ {
 			t := panel[l*w : l*w+w]
 			t[0], t[1], t[2], t[3] = r0[l], r1[l], r2[l], r3[l]
 			t[4], t[5], t[6], t[7] = r4[l], r5[l], r6[l], r7[l]
-		}
-	}
-	clear(dst[full*kl:])
-	for i := full; i < r; i++ {
-		panel := dst[full*kl:]
-		for l, v := range rows[i*p+c0 : i*p+c0+kl] {
-			panel[l*w+i-full] = v
 		}
 	}
 }
@@ -252,7 +241,7 @@ func colsOf(a, b int, bufA, bufB []float64) []float64 {
 }
 
 // scratch holds the padded buffers of products across calls.
-type scratch struct{ out, at, bt []float64 }
+type scratch struct{ out, tmp []float64 }
 
 func (s *scratch) get(b *[]float64, n int) []float64 {
 	if cap(*b) < n {
