@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mhattn/mha/datasets"
@@ -165,5 +166,29 @@ func TestClosedFormBadParams(t *testing.T) {
 	s := mustSampleGradients(t, arch(t, c))
 	if _, err := s.ComputeRange(randomParams(t, other, 1), randomData(2, 3, 3, 1), 0, 2, nil); err == nil {
 		t.Error("parameters of another shape: no error")
+	}
+}
+
+// ComputeRange checks the sequences it reads; a range that is the whole
+// dataset checks all of it.
+func TestComputeRangeChecksItsRows(t *testing.T) {
+	for _, engine := range []string{layers.EngineAuto, layers.EngineComposed} {
+		c := layers.Config{Heads: 2, Tokens: 3, Dim: 3, Engine: engine}
+		s := mustSampleGradients(t, arch(t, c))
+		p := randomParams(t, c, 2)
+		data := randomData(4, 3, 3, 3)
+		data.X[2*9+4] = math.NaN() // sequence 2
+		if _, err := s.ComputeRange(p, data, 0, 2, nil); err != nil {
+			t.Errorf("%s: rows [0, 2) are finite: %v", engine, err)
+		}
+		for _, r := range [][2]int{{1, 3}, {2, 3}, {0, 4}} {
+			if _, err := s.ComputeRange(p, data, r[0], r[1], nil); err == nil || !strings.Contains(err.Error(), "X") {
+				t.Errorf("%s: rows [%d, %d) hold a NaN: error %v, want one naming X", engine, r[0], r[1], err)
+			}
+		}
+		bad := randomData(4, 3, 2, 3) // d = 2, model dim = 3
+		if _, err := s.ComputeRange(p, bad, 0, 1, nil); err == nil || !strings.Contains(err.Error(), "dim") {
+			t.Errorf("%s: data of dimension 2: error %v, want one naming dim", engine, err)
+		}
 	}
 }

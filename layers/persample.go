@@ -52,7 +52,8 @@ func ClosedFormSampleGradients(m Model) SampleGradientWriter {
 // computed sample by sample instead of summed.
 type paperGradients struct {
 	cfg  Config
-	wp   []float64 // W packed as in the fused op: [d, H*d]
+	wp   []float64 // W packed as in the fused op: [d, H*d], leading dimension ld
+	ld   int       // H*d + 8: rows of wp and of dq 4 KiB apart would share cache sets
 	up   []float64 // U in query-row order: [R*H, d]
 	bufs []*paperBuf
 }
@@ -68,15 +69,16 @@ func (g *paperGradients) WriteSampleGradients(params [][]float64, x []float64, n
 	hd := h * d
 	u, w := params[0], params[1]
 	// Pack W and U the way buildFused does.
-	g.wp = grow(g.wp, d*hd)
+	g.ld = hd + 8
+	g.wp = grow(g.wp, d*g.ld)
 	for k := 0; k < h; k++ {
 		wk := w[k*d*d : (k+1)*d*d]
 		for j := 0; j < d; j++ {
 			for l := 0; l < d; l++ {
 				if c.IsFirstToken() {
-					g.wp[l*hd+k*d+j] = wk[j*d+l] // packed[l, h, j] = W_h[j, l]
+					g.wp[l*g.ld+k*d+j] = wk[j*d+l] // packed[l, h, j] = W_h[j, l]
 				} else {
-					g.wp[j*hd+k*d+l] = wk[j*d+l] // packed[j, h, l] = W_h[j, l]
+					g.wp[j*g.ld+k*d+l] = wk[j*d+l] // packed[j, h, l] = W_h[j, l]
 				}
 			}
 		}
@@ -99,7 +101,7 @@ func (g *paperGradients) WriteSampleGradients(params [][]float64, x []float64, n
 		rh := rows * h
 		g.bufs = append(g.bufs, &paperBuf{
 			q: make([]float64, rows*hd), xt: make([]float64, d*t),
-			a: make([]float64, rh*t), cu: make([]float64, rh*t), m: make([]float64, rh*d),
+			a: make([]float64, rh*t), cu: make([]float64, rh*t), m: make([]float64, rows*(hd+8)),
 		})
 	}
 	td := t * d
@@ -148,7 +150,7 @@ func (g *paperGradients) sample(buf *paperBuf, xi, row []float64) {
 		}
 	}
 	// Queries, read as (R*H x d), row r*H+h = q_{r,h}; the attention.
-	gemm.NN(rows, hd, d, xq, d, g.wp, hd, buf.q, hd, false)
+	gemm.NN(rows, hd, d, xq, d, g.wp, g.ld, buf.q, hd, false)
 	gemm.NN(rh, t, d, buf.q, d, buf.xt, t, buf.a, t, false)
 	ops.SoftmaxRows(buf.a, buf.a, t)
 	off := 0
@@ -157,11 +159,9 @@ func (g *paperGradients) sample(buf *paperBuf, xi, row []float64) {
 		for k, v := range buf.a {
 			buf.cu[k] = scale * v
 		}
-		gemm.NN(rh, d, t, buf.cu, t, xi, d, buf.m, d, false)
 		for k := 0; k < h; k++ {
-			for r := 0; r < rows; r++ {
-				copy(row[(k*rows+r)*d:(k*rows+r+1)*d], buf.m[(r*h+k)*d:(r*h+k+1)*d])
-			}
+			// Rows r*H+k of the attention, H*T apart.
+			gemm.NN(rows, d, t, buf.cu[k*t:], h*t, xi, d, row[k*rows*d:], d, false)
 		}
 		off = h * rows * d
 	}
@@ -180,15 +180,18 @@ func (g *paperGradients) sample(buf *paperBuf, xi, row []float64) {
 			cr[s] = scale * (v * (cr[s] - m))
 		}
 	}
-	gemm.NN(rh, d, t, buf.cu, t, xi, d, buf.m, d, false) // dq: (R x H*d)
+	// dq: R rows of H*d, leading dimension ld.
+	for r := 0; r < rows; r++ {
+		gemm.NN(h, d, t, buf.cu[r*h*t:], t, xi, d, buf.m[r*g.ld:], d, false)
+	}
 	gw := row[off : off+h*d*d]
 	for k := 0; k < h; k++ {
 		if c.IsFirstToken() {
 			// dW_h[j, l] = sum_r dq_{r,h}[j] xq_r[l]
-			gemm.TN(d, d, rows, buf.m[k*d:], hd, xq, d, gw[k*d*d:], d, false)
+			gemm.TN(d, d, rows, buf.m[k*d:], g.ld, xq, d, gw[k*d*d:], d, false)
 		} else {
 			// dW_h[j, l] = sum_r xq_r[j] dq_{r,h}[l]
-			gemm.TN(d, d, rows, xq, d, buf.m[k*d:], hd, gw[k*d*d:], d, false)
+			gemm.TN(d, d, rows, xq, d, buf.m[k*d:], g.ld, gw[k*d*d:], d, false)
 		}
 	}
 }

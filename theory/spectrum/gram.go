@@ -24,12 +24,14 @@ type Gradients struct {
 // (row-major), times y_i y_j when labels is not nil (len N), computed in
 // blocks of block samples with two block buffers, so at most
 // 2 x block x P gradient numbers are held at once (block rounded up to a
-// multiple of 16, plus 8 P numbers to pack a block with). Each pair of blocks
+// multiple of 16, plus 8 P numbers in which Write fills 8 rows at a time). Each pair of blocks
 // must meet in the buffers once; the schedule keeps the last visitor
 // resident for the next round, so blocks are written 1 + nb (nb - 1) / 2
 // times for nb = ceil(N / block) (the plain i, j <= i loop takes
 // nb (nb + 1) / 2). Choose block as large as memory allows: block >= N is
-// the one-shot Gram with one write.
+// the one-shot Gram with one write. A block is written 8 samples at a time
+// (Write never gets more than 8 rows), each group packed for the products
+// while it is in cache.
 //
 // Each entry is a dot product of two whole rows summed in an order fixed
 // by P alone (chunks of gramChunk in sequence, each a chain of fused
@@ -62,9 +64,8 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 	n, p := g.N, g.P
 	block = min(block, n)
 	k := make([]float64, n*n)
-	// Two buffers: the resident block a and the visiting block b, each
-	// written row by row and then packed in place (see packBlock), with
-	// room for zero rows up to a multiple of 16.
+	// Two buffers: the resident block a and the visiting block b, packed
+	// (see products) with room for zero rows up to a multiple of 16.
 	size := (block + 15) &^ 15 * p
 	bufA := getBlock(size)
 	defer putBlock(bufA)
@@ -74,20 +75,34 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 		defer putBlock(bufB)
 	}
 	var buf scratch
+	// write fills dst with block blk, packed: panel by panel of 8 rows,
+	// each written into a staging buffer (which stays in cache), checked
+	// and interleaved into place.
 	write := func(blk int, dst []float64) error {
 		i0, i1 := blk*block, min((blk+1)*block, n)
-		rows := dst[:(i1-i0)*p]
-		if err := g.Write(i0, i1, rows); err != nil {
-			return err
-		}
-		if !allFinite(rows) {
-			for i, x := range rows {
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return fmt.Errorf("spectrum: gradient of sample %d has %v at entry %d", i0+i/p, x, i%p)
+		stage := buf.get(&buf.stage, gemm.Panel*p)
+		r16 := (i1 - i0 + 15) &^ 15
+		for q0 := 0; q0 < r16; q0 += gemm.Panel {
+			panel := dst[q0*p : (q0+gemm.Panel)*p]
+			nr := min(max(i1-i0-q0, 0), gemm.Panel)
+			if nr == 0 {
+				clear(panel)
+				continue
+			}
+			rows := stage[:nr*p]
+			if err := g.Write(i0+q0, i0+q0+nr, rows); err != nil {
+				return err
+			}
+			if !allFinite(rows) {
+				for i, x := range rows {
+					if math.IsNaN(x) || math.IsInf(x, 0) {
+						return fmt.Errorf("spectrum: gradient of sample %d has %v at entry %d", i0+q0+i/p, x, i%p)
+					}
 				}
 			}
+			clear(stage[nr*p:])
+			interleave(panel, stage, p)
 		}
-		buf.packBlock(dst[:(i1-i0+15)&^15*p], i1-i0, p)
 		return nil
 	}
 	// pair fills K[rows of block hi, columns of block lo] for hi >= lo.
@@ -143,7 +158,7 @@ func Gram(g Gradients, labels []float64, block int) ([]float64, error) {
 const gramChunk = 256
 
 // products writes c[i*ldc+j] = <a_i, b_j> for the rows a_i (ra of them) and
-// b_j (rb) of length p, both packed by packBlock; with lower set (a and b
+// b_j (rb) of length p, both packed by interleave; with lower set (a and b
 // the same block) only j <= i is needed.
 //
 // Every 8 x 16 tile of the block comes from gemm.Dots8x16, chunk by chunk
@@ -197,30 +212,19 @@ func (s *scratch) products(c []float64, ldc int, a []float64, ra int, b []float6
 	}
 }
 
-// packBlock rearranges in place the r rows of length p at the start of
-// blk (row-major) into panels of gemm.Panel = 8 rows, term by term: term l
-// of row 8q+i goes to blk[8q*p + 8l + i], so that the terms [c0, c0+kl) of
-// a panel are the contiguous blk[8q*p+8c0 : 8q*p+8(c0+kl)] that
-// gemm.Dots8x16 reads. Rows from r to len(blk)/p are zeros.
-func (s *scratch) packBlock(blk []float64, r, p int) {
+// interleave writes the 8 rows of length p in rows (row-major) into the
+// panel of gemm.Panel = 8 rows, term by term: term l of row i at
+// panel[8l + i]. A block is a sequence of such panels, 8 p numbers each, so
+// that the terms [c0, c0+kl) of the panel of rows 8q.. are the contiguous
+// blk[8q*p+8c0 : 8q*p+8(c0+kl)] that gemm.Dots8x16 reads.
+func interleave(panel, rows []float64, p int) {
 	const w = gemm.Panel
-	tmp := s.get(&s.tmp, w*p)
-	for i0 := 0; i0*p < len(blk); i0 += w {
-		panel := blk[i0*p : (i0+w)*p]
-		nr := min(max(r-i0, 0), w)
-		if nr == 0 {
-			clear(panel)
-			continue
-		}
-		copy(tmp, panel[:nr*p])
-		clear(tmp[nr*p:])
-		r0, r1, r2, r3 := tmp[0:p], tmp[p:2*p], tmp[2*p:3*p], tmp[3*p:4*p]
-		r4, r5, r6, r7 := tmp[4*p:5*p], tmp[5*p:6*p], tmp[6*p:7*p], tmp[7*p:8*p]
-		for l := 0; l < p; l++ {
-			t := panel[l*w : l*w+w]
-			t[0], t[1], t[2], t[3] = r0[l], r1[l], r2[l], r3[l]
-			t[4], t[5], t[6], t[7] = r4[l], r5[l], r6[l], r7[l]
-		}
+	r0, r1, r2, r3 := rows[0:p], rows[p:2*p], rows[2*p:3*p], rows[3*p:4*p]
+	r4, r5, r6, r7 := rows[4*p:5*p], rows[5*p:6*p], rows[6*p:7*p], rows[7*p:8*p]
+	for l := range r0 {
+		t := panel[l*w : l*w+w]
+		t[0], t[1], t[2], t[3] = r0[l], r1[l], r2[l], r3[l]
+		t[4], t[5], t[6], t[7] = r4[l], r5[l], r6[l], r7[l]
 	}
 }
 
@@ -241,7 +245,7 @@ func colsOf(a, b int, bufA, bufB []float64) []float64 {
 }
 
 // scratch holds the padded buffers of products across calls.
-type scratch struct{ out, tmp []float64 }
+type scratch struct{ out, stage []float64 }
 
 func (s *scratch) get(b *[]float64, n int) []float64 {
 	if cap(*b) < n {
