@@ -43,8 +43,9 @@
 //     never n P. The price is recomputing gradients: blocks are written
 //     1 + nb (nb - 1) / 2 times for nb = ceil(n / B) blocks (7 writes of
 //     128 samples, 896 gradients, for n = 512 against 512 one-shot). The dot
-//     products run on internal/gemm's micro-kernel. The NTK margin on top
-//     of it is theory.MinNormPoint(K, n, 0).
+//     products run on internal/gemm's packed 8 x 16 kernel (AVX-512 where
+//     the CPU has it) over the lower triangle. The NTK margin on top of it
+//     is theory.MinNormPoint(K, n, 0).
 //
 // Costs are counted in operator products (HVPs): Extremes takes
 // min(iterations, Dim) + (distinct returned pairs), Trace takes probes and

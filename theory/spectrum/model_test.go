@@ -219,3 +219,64 @@ func arch(c layers.Config) layers.Model {
 	}
 	return m
 }
+
+// The Gram from the closed-form per-sample gradients (the paper's model on
+// the fused engine) equals the Gram from the composed graph, run once per
+// sample, to 1e-12 relative, for every query mode, scale and trainable
+// block; blockwise equals one-shot bit for bit.
+func TestModelGramClosedForm(t *testing.T) {
+	const n = 21
+	mix := datasets.DefaultMixture()
+	mix.Dim, mix.Tokens, mix.Clusters = 4, 5, 1
+	data, err := mix.Sample(n, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{layers.AllToken, layers.FirstToken} {
+		for _, s := range []string{layers.InvSqrtHeads, layers.InvHeads} {
+			for _, tr := range []string{layers.TrainUW, layers.TrainU, layers.TrainW} {
+				c := layers.Config{Heads: 3, Tokens: 5, Dim: 4, Query: q, Scale: s, Train: tr}
+				t.Run(q+"/"+s+"/"+tr, func(t *testing.T) {
+					composed := c
+					composed.Engine = layers.EngineComposed
+					if layers.ClosedFormSampleGradients(arch(c)) == nil || layers.ClosedFormSampleGradients(arch(composed)) != nil {
+						t.Fatal("test setup: want the closed form on the default engine only")
+					}
+					p, err := layers.NewParams(arch(c), layers.Init{Scheme: layers.InitRandom, UNorm: 1.5, WNorm: 2, Seed: 5})
+					if err != nil {
+						t.Fatal(err)
+					}
+					gram := func(c layers.Config, block int) []float64 {
+						sg, err := graph.NewSampleGradients(arch(c))
+						if err != nil {
+							t.Fatal(err)
+						}
+						grads := spectrum.Gradients{N: n, P: layers.NumTrainable(arch(c)), Write: func(i0, i1 int, dst []float64) error {
+							_, err := sg.ComputeRange(p, data, i0, i1, dst)
+							return err
+						}}
+						k, err := spectrum.Gram(grads, data.Y, block)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return k
+					}
+					want := gram(composed, n)
+					oneShot := gram(c, n)
+					for _, block := range []int{1, 4, 8, 20, n} {
+						k := gram(c, block)
+						for i := range k {
+							scale := math.Sqrt(want[(i/n)*(n+1)] * want[(i%n)*(n+1)])
+							if d := math.Abs(k[i] - want[i]); !(d <= 1e-12*scale) {
+								t.Fatalf("block %d: K[%d,%d] = %.17g, composed graph %.17g", block, i/n, i%n, k[i], want[i])
+							}
+							if math.Float64bits(k[i]) != math.Float64bits(oneShot[i]) {
+								t.Fatalf("block %d: K[%d,%d] = %.17g, one-shot %.17g", block, i/n, i%n, k[i], oneShot[i])
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}

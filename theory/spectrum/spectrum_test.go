@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -434,11 +435,25 @@ func TestGramBlockwise(t *testing.T) {
 			}
 			b := min(block, n)
 			nb := (n + b - 1) / b
-			if g.maxRows > b {
-				t.Errorf("a call wrote %d rows > block %d", g.maxRows, b)
+			// Gram fills a block 8 rows at a time.
+			if g.maxRows > min(b, 8) {
+				t.Errorf("a call wrote %d rows > min(block %d, 8)", g.maxRows, b)
 			}
-			if want := 1 + nb*(nb-1)/2; g.calls != want {
-				t.Errorf("%d calls, want 1 + nb(nb-1)/2 = %d", g.calls, want)
+			// 1 + nb(nb-1)/2 block writes: block 0, then rounds of blocks
+			// 1..last for last = nb-1 down to 1.
+			size := func(blk int) int { return min((blk+1)*b, n) - blk*b }
+			want, writes := size(0), 1
+			for last := nb - 1; last >= 1; last-- {
+				for blk := 1; blk <= last; blk++ {
+					want += size(blk)
+					writes++
+				}
+			}
+			if writes != 1+nb*(nb-1)/2 {
+				t.Fatalf("test: %d block writes", writes)
+			}
+			if g.written != want {
+				t.Errorf("%d rows written, want %d (1 + nb(nb-1)/2 = %d block writes)", g.written, want, writes)
 			}
 		})
 	}
@@ -516,5 +531,27 @@ func TestSettingsValid(t *testing.T) {
 	}
 	if err := good.Validate(4); err == nil || !strings.Contains(err.Error(), "spectrum.k = 5: must be in [1, dim=4]") {
 		t.Errorf("k above dim: error %v", err)
+	}
+}
+
+// The Gram is the same bits whatever the number of goroutines sharing its
+// products.
+func TestGramGoroutines(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	const n, p = 37, 700
+	var want []float64
+	for _, procs := range []int{1, 2, 3, 5} {
+		runtime.GOMAXPROCS(procs)
+		for _, block := range []int{6, n} {
+			k, err := spectrum.Gram((&rowGradients{n: n, p: p}).gradients(), nil, block)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want == nil {
+				want = k
+			} else if !slices.Equal(bits(k...), bits(want...)) {
+				t.Errorf("GOMAXPROCS=%d, block %d: other bits than GOMAXPROCS=1 one-shot", procs, block)
+			}
+		}
 	}
 }
