@@ -1,11 +1,9 @@
 package layers
 
 import (
-	"math"
 	"sync"
 
 	"github.com/mhattn/mha/internal/gemm"
-	"github.com/mhattn/mha/internal/vexp"
 	"github.com/mhattn/mha/layers/ops"
 )
 
@@ -154,7 +152,7 @@ func (g *paperGradients) sample(buf *paperBuf, xi, row []float64) {
 	// Queries, read as (R*H x d), row r*H+h = q_{r,h}; the attention.
 	gemm.NN(rows, hd, d, xq, d, g.wp, g.ld, buf.q, hd, false)
 	gemm.NN(rh, t, d, buf.q, d, buf.xt, t, buf.a, t, false)
-	softmaxRows(buf.a, t)
+	ops.SoftmaxRows(buf.a, buf.a, t)
 	off := 0
 	if c.TrainsU() {
 		// dU: scale a X, row r*H+h to U_h[r].
@@ -203,36 +201,4 @@ func grow(b []float64, n int) []float64 {
 		return make([]float64, n)
 	}
 	return b[:n]
-}
-
-// softmaxRows is ops.SoftmaxRows in place, the same bits: each row shifted
-// by its maximum (taken without branches: the logits' order is random),
-// one vectorized exponential over all rows, each row divided by its sum
-// taken in order. A row's maximum differs from SoftmaxRows' only in the
-// sign of a zero maximum or when the row holds a NaN, and neither changes
-// the result (x - (+0) and x - (-0) have the same exponential; a NaN
-// makes the whole row NaN either way).
-func softmaxRows(a []float64, t int) {
-	for r := 0; r+t <= len(a); r += t {
-		row := a[r : r+t]
-		peak := math.Inf(-1)
-		for _, v := range row {
-			peak = max(peak, v)
-		}
-		for s := range row {
-			row[s] -= peak
-		}
-	}
-	vexp.Exp(a, a)
-	for r := 0; r+t <= len(a); r += t {
-		row := a[r : r+t]
-		var sum float64
-		for _, v := range row {
-			sum += v
-		}
-		inv := 1 / sum
-		for s := range row {
-			row[s] *= inv
-		}
-	}
 }

@@ -31,11 +31,12 @@ func SoftmaxRows(dst, src []float64, width int) {
 	}
 	for r := 0; r+width <= len(dst); r += width {
 		row := dst[r : r+width]
+		// The maximum without branches (logits come in random order); a
+		// NaN makes the row NaN either way, and x - (+0) and x - (-0) have
+		// the same exponential.
 		peak := math.Inf(-1)
 		for _, v := range row {
-			if v > peak {
-				peak = v
-			}
+			peak = max(peak, v)
 		}
 		for s := range row {
 			row[s] -= peak
