@@ -110,29 +110,35 @@ func mul(m, n, k int, a []float64, rs, ks int, b []float64, ldb int, c []float64
 func kernel4x8Go(k int, a []float64, rs, ks int, b []float64, ldb int, c []float64, ldc int) {
 	for r := 0; r < 4; r += 2 {
 		for j := 0; j < 8; j += 4 {
-			var s00, s01, s02, s03, s10, s11, s12, s13 float64
-			ai, bj := a[r*rs:], b[j:]
-			for p := 0; p < k; p++ {
-				x0, x1 := ai[p*ks], ai[rs+p*ks]
-				bp := bj[p*ldb : p*ldb+4]
-				s00 = math.FMA(x0, bp[0], s00)
-				s01 = math.FMA(x0, bp[1], s01)
-				s02 = math.FMA(x0, bp[2], s02)
-				s03 = math.FMA(x0, bp[3], s03)
-				s10 = math.FMA(x1, bp[0], s10)
-				s11 = math.FMA(x1, bp[1], s11)
-				s12 = math.FMA(x1, bp[2], s12)
-				s13 = math.FMA(x1, bp[3], s13)
-			}
-			c0, c1 := c[r*ldc+j:r*ldc+j+4], c[(r+1)*ldc+j:(r+1)*ldc+j+4]
-			c0[0] += s00
-			c0[1] += s01
-			c0[2] += s02
-			c0[3] += s03
-			c1[0] += s10
-			c1[1] += s11
-			c1[2] += s12
-			c1[3] += s13
+			tile2x4Go(k, a[r*rs:], rs, ks, b[j:], ldb, c[r*ldc+j:], ldc)
 		}
 	}
+}
+
+// tile2x4Go adds to C[0:2, 0:4] the sums s_ij = fma chain over p of
+// a[i*rs+p*ks] b[p*ldb+j], from zero in p order, each added to C once:
+// the portable kernels' one tile, for strided and packed operands alike.
+func tile2x4Go(k int, a []float64, rs, ks int, b []float64, ldb int, c []float64, ldc int) {
+	var s00, s01, s02, s03, s10, s11, s12, s13 float64
+	for p := 0; p < k; p++ {
+		x0, x1 := a[p*ks], a[rs+p*ks]
+		bp := b[p*ldb : p*ldb+4]
+		s00 = math.FMA(x0, bp[0], s00)
+		s01 = math.FMA(x0, bp[1], s01)
+		s02 = math.FMA(x0, bp[2], s02)
+		s03 = math.FMA(x0, bp[3], s03)
+		s10 = math.FMA(x1, bp[0], s10)
+		s11 = math.FMA(x1, bp[1], s11)
+		s12 = math.FMA(x1, bp[2], s12)
+		s13 = math.FMA(x1, bp[3], s13)
+	}
+	c0, c1 := c[0:4], c[ldc:ldc+4]
+	c0[0] += s00
+	c0[1] += s01
+	c0[2] += s02
+	c0[3] += s03
+	c1[0] += s10
+	c1[1] += s11
+	c1[2] += s12
+	c1[3] += s13
 }

@@ -1,7 +1,5 @@
 package gemm
 
-import "math"
-
 // Panel is the number of rows of a packed panel (see Dots8x16).
 const Panel = 8
 
@@ -35,28 +33,7 @@ func dots8x16Go(k int, a, b0, b1 []float64, c []float64, ldc int) {
 			if j >= Panel {
 				b, jb = b1, j-Panel
 			}
-			var s00, s01, s02, s03, s10, s11, s12, s13 float64
-			for p := 0; p < k; p++ {
-				x0, x1 := a[p*Panel+r], a[p*Panel+r+1]
-				bp := b[p*Panel+jb : p*Panel+jb+4]
-				s00 = math.FMA(x0, bp[0], s00)
-				s01 = math.FMA(x0, bp[1], s01)
-				s02 = math.FMA(x0, bp[2], s02)
-				s03 = math.FMA(x0, bp[3], s03)
-				s10 = math.FMA(x1, bp[0], s10)
-				s11 = math.FMA(x1, bp[1], s11)
-				s12 = math.FMA(x1, bp[2], s12)
-				s13 = math.FMA(x1, bp[3], s13)
-			}
-			c0, c1 := c[r*ldc+j:r*ldc+j+4], c[(r+1)*ldc+j:(r+1)*ldc+j+4]
-			c0[0] += s00
-			c0[1] += s01
-			c0[2] += s02
-			c0[3] += s03
-			c1[0] += s10
-			c1[1] += s11
-			c1[2] += s12
-			c1[3] += s13
+			tile2x4Go(k, a[r:], 1, Panel, b[jb:], Panel, c[r*ldc+j:], ldc)
 		}
 	}
 }
