@@ -31,8 +31,7 @@
 // relevant tokens says how far each initialization moved the attention.
 //
 // Repetitions sweep seed (gdpoint.Config.Seed: the data and init seeds
-// together), so U0 varies with the data as in docs/defaults.md; a sweep
-// of data.seed alone can do the same with margin.init_seed_from_data. Package theory proves
+// together), so U0 varies with the data as in docs/defaults.md. Package theory proves
 // no order between the ideal margin and the others: that the ideal
 // attention's normalized margin is the largest is a measurement.
 //

@@ -19,8 +19,8 @@ const Name = "margin"
 
 // Config is a GD point's config (its data, model and init; no GD runs)
 // with the margin's settings. init.scheme is not used: margin.inits lists
-// the initializations; init.u_norm, init.w_norm and init.seed (or
-// data.seed, margin.init_seed_from_data) draw them.
+// the initializations; init.u_norm, init.w_norm and init.seed (or seed,
+// which sets data.seed and init.seed together) draw them.
 // model.train is used only by the "first-step" initialization: the
 // features are margin.features.
 type Config struct {
@@ -42,11 +42,6 @@ type Settings struct {
 	// > 0). From W = 0 it sets ||W1|| only; the default 1000 moves the
 	// attention measurably (docs/defaults.md, Section 4).
 	FirstStepEta float64 `json:"first_step_eta"`
-	// InitSeedFromData draws the initialization with seed data.seed
-	// instead of init.seed (default false: the default sweep of seed sets
-	// both), so that repetitions over data.seed alone vary the data and
-	// U0 (and W of "random") together.
-	InitSeedFromData bool `json:"init_seed_from_data"`
 }
 
 // Defaults of the margin's settings (docs/defaults.md, Section 6).
@@ -198,18 +193,14 @@ func point(ctx context.Context, w *runner.Work) (runner.Outcome, error) {
 		return runner.Outcome{}, err
 	}
 	lc := c.Layer()
-	in := c.Init
-	if c.Margin.InitSeedFromData {
-		in.Seed = c.Data.Seed
-	}
-	m, err := Measure(ctx, lc, in, c.Margin.Features, c.Margin.Inits, c.Margin.FirstStepEta, train, c.GraphOptions(), w.Step)
+	m, err := Measure(ctx, lc, c.Init, c.Margin.Features, c.Margin.Inits, c.Margin.FirstStepEta, train, c.GraphOptions(), w.Step)
 	if err != nil {
 		return runner.Outcome{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return runner.Outcome{}, err
 	}
-	res := &Point{Status: runner.StatusOK, Heads: lc.Heads, Zeta: runner.Number(c.Data.Zeta), DataSeed: c.Data.Seed, InitSeed: in.Seed,
+	res := &Point{Status: runner.StatusOK, Heads: lc.Heads, Zeta: runner.Number(c.Data.Zeta), DataSeed: c.Data.Seed, InitSeed: c.Init.Seed,
 		Features: c.Margin.Features, N: m.N, P: m.P, DimensionCount: m.DimensionCount, FirstStepEta: runner.Number(c.Margin.FirstStepEta),
 		Inits: m.Inits, WallSeconds: runner.Number(w.Elapsed().Seconds())}
 	var rows []string

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mhattn/mha/datasets"
+	"github.com/mhattn/mha/experiments/gdpoint"
 	"github.com/mhattn/mha/experiments/internal/exptest"
 	"github.com/mhattn/mha/experiments/runner"
 	"github.com/mhattn/mha/graph"
@@ -33,8 +34,7 @@ func tiny(t *testing.T) Config {
 	cfg.Data.Zeta = 0.25
 	cfg.Margin.FirstStepEta = 100
 	cfg.Sweep = nil
-	cfg.Margin.InitSeedFromData = true
-	cfg.SweepAxis(runner.Axis{Key: "data.seed", Values: raw("1", "2")})
+	cfg.SweepAxis(gdpoint.SeedsAxis(1, 2))
 	return cfg
 }
 
@@ -62,7 +62,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("%s: n = %d, P = %d (dimension count %v), want n = %d, P = H d = %d", label, p.N, p.P, p.DimensionCount, cfg.Data.Train, want)
 		}
 		if p.InitSeed != p.DataSeed {
-			t.Errorf("%s: init seed %d, want the data seed %d (margin.init_seed_from_data)", label, p.InitSeed, p.DataSeed)
+			t.Errorf("%s: init seed %d, want the data seed %d (seed sets both)", label, p.InitSeed, p.DataSeed)
 		}
 		var names []string
 		for _, m := range p.Inits {
@@ -105,7 +105,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"mean and 95% interval over 2 seeds (data.seed)", "gamma/|psi|", "step-U-W", "32/6", "32/12", "Features U"} {
+	for _, want := range []string{"mean and 95% interval over 2 seeds (seed)", "gamma/|psi|", "step-U-W", "32/6", "32/12", "Features U"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -140,7 +140,7 @@ func TestDimensionCount(t *testing.T) {
 	cfg.Margin.Features = FeaturesUW
 	cfg.Margin.Inits = []string{InitZeroW, InitIdeal}
 	cfg.Sweep = nil
-	cfg.Heads = 1
+	cfg.Heads, cfg.Seed = 1, 5
 	res, err := Run(cfg, runner.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -162,11 +162,11 @@ func TestDimensionCount(t *testing.T) {
 	if claims, err := Claims(res); err != nil || !strings.Contains(strings.Join(claims, " "), "n <= P at") {
 		t.Errorf("claims %q (%v) do not flag n <= P", claims, err)
 	}
-	if pts[0].InitSeed != cfg.Data.Seed {
-		t.Errorf("init seed %d, want data.seed %d", pts[0].InitSeed, cfg.Data.Seed)
+	if pts[0].InitSeed != 5 || pts[0].DataSeed != 5 {
+		t.Errorf("init seed %d, data seed %d, want seed = 5 for both", pts[0].InitSeed, pts[0].DataSeed)
 	}
-	// With init_seed_from_data false the initialization keeps init.seed.
-	cfg.Margin.InitSeedFromData = false
+	// Without seed the initialization keeps init.seed.
+	cfg.Seed = 0
 	cfg.Data.Seed, cfg.Init.Seed = 3, 7
 	cfg.Out = filepath.Join(t.TempDir(), "run2")
 	if res, err = Run(cfg, runner.Options{}); err != nil {

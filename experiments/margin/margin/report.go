@@ -108,11 +108,11 @@ func groupNP(pts []Point, g runner.Group) (string, bool) {
 	return s, p.DimensionCount
 }
 
-// seedNote is res.SeedNote, saying when the initializations' seed
-// followed data.seed (margin.init_seed_from_data).
+// seedNote is res.SeedNote, saying that the initializations' seed is
+// the data's when the key seed (which sets both) is swept.
 func seedNote(res *runner.Result) string {
 	note := res.SeedNote()
-	if c, ok := res.Config.(*Config); ok && note != "" && c.Margin.InitSeedFromData {
+	if note != "" && slices.Contains(res.SeedAxes(), "seed") {
 		note += "; initialization seed = data.seed"
 	}
 	return note
