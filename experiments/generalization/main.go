@@ -16,4 +16,4 @@ import (
 	"github.com/mhattn/mha/experiments/runner"
 )
 
-func main() { os.Exit(runner.Main(generalization.Experiment, os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(runner.Command(generalization.Experiment)) }

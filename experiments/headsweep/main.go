@@ -19,4 +19,4 @@ import (
 	"github.com/mhattn/mha/experiments/runner"
 )
 
-func main() { os.Exit(runner.Main(headsweep.Experiment, os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(runner.Command(headsweep.Experiment)) }

@@ -21,4 +21,4 @@ import (
 	"github.com/mhattn/mha/experiments/runner"
 )
 
-func main() { os.Exit(runner.Main(margin.Experiment, os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(runner.Command(margin.Experiment)) }

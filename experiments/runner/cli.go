@@ -17,12 +17,16 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
+// dupWindow is how close two signals must come to be one (see Main).
+const dupWindow = 250 * time.Millisecond
+
 // Exit statuses of the experiment programs.
 const (
 	ExitOK          = 0   // every point finished
 	ExitFailure     = 1   // an unexpected error (I/O, a bug); see the log
 	ExitInput       = 2   // bad config, flag or output directory; nothing was written
 	ExitDiverged    = 3   // some points diverged, the others finished
+	ExitMemory      = 4   // out of memory (a Go allocation failed, or the OOM killer); rerun to resume
 	ExitInterrupted = 130 // SIGINT or SIGTERM: stopped after a checkpoint; rerun to resume
 )
 
@@ -96,7 +100,7 @@ func ParseArgs(e Experiment, args []string, stderr io.Writer) (Config, CLI, erro
 	fs.StringVar(&cli.Slurm.Partition, "slurm-partition", "", "with -slurm: partition (--partition); empty: the default one")
 	fs.BoolVar(&cli.Submit, "submit", false, "with -slurm: submit the scripts with sbatch (bash <out>/slurm/submit.sh)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s [flags]\n\n%s\n\nExit status: 0 ok, 1 failure, 2 bad input, 3 some points diverged, 130 interrupted (rerun to resume).\n\nFlags:\n", name, e.Doc)
+		fmt.Fprintf(stderr, "usage: %s [flags]\n\n%s\n\nExit status: 0 ok, 1 failure, 2 bad input, 3 some points diverged, 4 out of memory, 130 interrupted (rerun to resume).\n\nFlags:\n", name, e.Doc)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -179,23 +183,34 @@ func Main(e Experiment, args []string, stdout, stderr io.Writer) int {
 
 	// The first SIGINT or SIGTERM cancels the run, which then checkpoints
 	// and exits; after it the default handlers are back, so a second
-	// signal kills at once.
+	// signal kills at once. One signal can arrive twice at once (Ctrl-C
+	// reaches the monitor, which passes it on, and this process; SLURM
+	// signals every process of a job step): copies within dupWindow of
+	// the first are taken as the first.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	returned := make(chan struct{})
 	defer func() {
 		signal.Stop(sigs)
-		close(sigs)
+		close(returned)
 	}()
 	go func() {
-		s, ok := <-sigs
-		if !ok {
+		var s os.Signal
+		select {
+		case s = <-sigs:
+		case <-returned:
+			return
+		}
+		log.WithField("signal", s.String()).Warn("stopping after a checkpoint (send the signal again to kill)")
+		cancel()
+		select {
+		case <-time.After(dupWindow):
+		case <-returned:
 			return
 		}
 		signal.Reset(os.Interrupt, syscall.SIGTERM)
-		log.WithField("signal", s.String()).Warn("stopping after a checkpoint (send the signal again to kill)")
-		cancel()
 	}()
 
 	if cli.Quiet {

@@ -7,7 +7,13 @@
 // progress, the result files and the exit statuses. A program is a few
 // lines:
 //
-//	func main() { os.Exit(runner.Main(myexp.Experiment, os.Args[1:], os.Stdout, os.Stderr)) }
+//	func main() { os.Exit(runner.Command(myexp.Experiment)) }
+//
+// Command runs the experiment in a child process under a small monitor,
+// so that a crash (Go exits with status 2 on a fatal error or panic, the
+// status of bad input) gets a status of its own: 4 for out of memory, 1
+// for any other crash. Main runs an experiment in the calling process
+// (tests, benchmarks), as does Command with MHA_MONITOR=off.
 //
 // # Configs, -set and -sweep
 //
@@ -148,8 +154,9 @@
 // # Exit statuses
 //
 //	0    every point finished (a shard: its points; -slurm: scripts written or submitted)
-//	1    unexpected failure (I/O error, bug, sbatch failed): see the log
+//	1    unexpected failure (I/O error, bug, a crash, sbatch failed): see the log
 //	2    bad config, flag or output directory, or -merge with unfinished points (named); nothing written
 //	3    some points diverged; the others finished
+//	4    out of memory: a Go allocation failed, or the kernel's OOM killer ended the run; rerun to resume
 //	130  interrupted by SIGINT/SIGTERM after a checkpoint; rerun to resume
 package runner

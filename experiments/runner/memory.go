@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +67,9 @@ var memAvailable = func() (float64, bool) {
 	return 0, false
 }
 
+// memCgroupLimit is cgroupLimit of this process; a variable for tests.
+var memCgroupLimit = func() (float64, string, bool) { return cgroupLimit(cgroupRoot, readCgroupFile()) }
+
 // checkMemory refuses a run whose points, the workers largest at once,
 // would need more memory than the machine has available or than
 // max_memory allows.
@@ -92,6 +97,9 @@ func checkMemory(e Experiment, cfg Config, points []Point, workers int) error {
 	if avail, ok := memAvailable(); ok {
 		limit, source = avail, "the memory available on this machine (MemAvailable in /proc/meminfo)"
 	}
+	if cg, file, ok := memCgroupLimit(); ok && cg < limit {
+		limit, source = cg, "the memory limit of this process's cgroup ("+file+")"
+	}
 	if s := cfg.RunSettings().MaxMemory; s != "" {
 		if m, err := ParseBytes(s); err == nil && m < limit {
 			limit, source = m, "max_memory = "+s
@@ -107,4 +115,76 @@ func checkMemory(e Experiment, cfg Config, points []Point, workers int) error {
 		msg += fmt.Sprintf(", and %d points run at once (workers)", at)
 	}
 	return fmt.Errorf("%s; reduce the fields named, or workers, or raise max_memory if the estimate is too high", msg)
+}
+
+// cgroupRoot is where the cgroup file systems are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// readCgroupFile returns /proc/self/cgroup ("" where there is none).
+func readCgroupFile() string {
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	return string(b)
+}
+
+// cgroupDirs lists the directories of this process's memory cgroup and
+// its parents, innermost first, given the mount root and the contents of
+// /proc/self/cgroup: the unified hierarchy (cgroup v2, line "0::/path")
+// where root holds cgroup.controllers, else the memory hierarchy of
+// cgroup v1 (line "N:memory:/path", mounted at root/memory). A path that
+// is not under the mount (a cgroup namespace) gives the mount's root.
+func cgroupDirs(root, procCgroup string) []string {
+	base, path := "", ""
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+		base = root
+		for _, l := range strings.Split(procCgroup, "\n") {
+			if p, ok := strings.CutPrefix(l, "0::"); ok {
+				path = p
+			}
+		}
+	} else {
+		base = filepath.Join(root, "memory")
+		for _, l := range strings.Split(procCgroup, "\n") {
+			f := strings.SplitN(l, ":", 3)
+			if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), "memory") {
+				path = f[2]
+			}
+		}
+	}
+	if _, err := os.Stat(base); err != nil {
+		return nil
+	}
+	dir := filepath.Join(base, filepath.Clean("/"+path))
+	if _, err := os.Stat(dir); err != nil {
+		dir = base
+	}
+	var dirs []string
+	for {
+		dirs = append(dirs, dir)
+		if dir == base || !strings.HasPrefix(dir, base) {
+			return dirs
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// cgroupLimit is the smallest memory limit of this process's cgroup and
+// its parents (memory.max in cgroup v2, memory.limit_in_bytes in v1:
+// what SLURM's --mem and container limits set), and the file that sets
+// it; ok is false where none is set.
+func cgroupLimit(root, procCgroup string) (limit float64, file string, ok bool) {
+	limit = math.Inf(1)
+	for _, dir := range cgroupDirs(root, procCgroup) {
+		for _, name := range []string{"memory.max", "memory.limit_in_bytes"} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				continue
+			}
+			// "max", or v1's page-rounded 2^63 - 1, is no limit.
+			x, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+			if err == nil && x > 0 && x < 1<<60 && x < limit {
+				limit, file, ok = x, filepath.Join(dir, name), true
+			}
+		}
+	}
+	return limit, file, ok
 }

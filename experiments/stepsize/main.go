@@ -16,4 +16,4 @@ import (
 	"github.com/mhattn/mha/experiments/stepsize/stepsize"
 )
 
-func main() { os.Exit(runner.Main(stepsize.Experiment, os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(runner.Command(stepsize.Experiment)) }

@@ -56,4 +56,4 @@ func experiment() runner.Experiment {
 	return e
 }
 
-func main() { os.Exit(runner.Main(experiment(), os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(runner.Command(experiment())) }

@@ -390,3 +390,32 @@ func seq(n int) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// TestOutOfMemoryExit4: the program whose NTK Gram (20000^2 doubles,
+// 3 GiB, within the memory estimate's limit on a machine with room) cannot
+// be allocated under a 2 GB address-space limit crashes in Go's allocator;
+// it exits with status 4 naming the cause, never with the bad-input
+// status 2 the Go runtime gives a fatal error.
+func TestOutOfMemoryExit4(t *testing.T) {
+	bin := headsweepBinary(t)
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Fatal("prlimit (util-linux) is needed for this test: ", err)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(prlimit, "--as=2000000000", "--", bin, "-heads", "1", "-steps", "1",
+		"-set", "data.train=20000", "-set", "seed=1", "-workers", "1", "-quiet", "-out", out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	code := exitCode(cmd.Run())
+	if code == runner.ExitInput && strings.Contains(stderr.String(), "MemAvailable") {
+		t.Skipf("this machine has too little memory available for the case (%s)", strings.TrimSpace(stderr.String()))
+	}
+	s := stderr.String()
+	if code != runner.ExitMemory || !strings.Contains(s, "fatal error: out of memory") || !strings.Contains(s, "headsweep: out of memory") {
+		if len(s) > 3000 {
+			s = "..." + s[len(s)-3000:]
+		}
+		t.Fatalf("exit status %d, want %d with the runtime's and the program's messages; stderr:\n%s", code, runner.ExitMemory, s)
+	}
+}
