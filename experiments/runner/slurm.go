@@ -162,6 +162,9 @@ status=$?
 # 3: some points diverged. That is a result, not a failure: the merge
 # writes it into summary.json and exits 3 itself.
 if [ "$status" -eq 3 ]; then exit 0; fi
+# 4: out of memory. The task fails and the merge is not run: rerun the
+# task with more memory, e.g. "sbatch --array=I --mem=16G %[4]s"; it
+# resumes from its checkpoints.
 exit "$status"
 `, name, s.Shards, out, f.Shards, s.Shards-1, s.CPUs, res.String(), f.Logs, run, export)
 	merge := fmt.Sprintf(`#!/bin/bash
