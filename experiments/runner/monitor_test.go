@@ -131,7 +131,7 @@ func TestOutOfMemoryStatus(t *testing.T) {
 	// Without the monitor the same crash exits 2: what the monitor is for.
 	cmd = exec.Command(prlimit, append([]string{"--as=2000000000", "--", exe}, args...)...)
 	cmd.Env = append(os.Environ(), commandEnv+"=1", MonitorEnv+"=off")
-	if code, stderr := status(t, cmd); code != ExitInput || !strings.Contains(stderr, "out of memory") {
+	if code, stderr := status(t, cmd); code != ExitInput || !allocatorFatal.MatchString(stderr) {
 		t.Errorf("without the monitor: exit status %d, want the runtime's 2; stderr:\n%s", code, tail(stderr))
 	}
 	// A rerun with room, and a smaller allocation, finishes.
@@ -346,5 +346,6 @@ func TestOOMKillerStatus(t *testing.T) {
 // allocatorFatal is the Go runtime's message for a failed allocation
 // ("fatal error: out of memory", or, when the limit strikes first in
 // the runtime's own allocations, "fatal error: runtime: cannot allocate
-// memory" or "... out of memory allocating heap arena metadata").
-var allocatorFatal = regexp.MustCompile(`fatal error: .*memory`)
+// memory" or "... out of memory allocating heap arena metadata"; under
+// the race detector "too many address space collisions for -race mode").
+var allocatorFatal = regexp.MustCompile(`fatal error: .*(memory|address space)`)

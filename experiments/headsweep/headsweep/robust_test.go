@@ -424,5 +424,6 @@ func TestOutOfMemoryExit4(t *testing.T) {
 // allocatorFatal is the Go runtime's message for a failed allocation
 // ("fatal error: out of memory", or, when the limit strikes first in
 // the runtime's own allocations, "fatal error: runtime: cannot allocate
-// memory" or "... out of memory allocating heap arena metadata").
-var allocatorFatal = regexp.MustCompile(`fatal error: .*memory`)
+// memory" or "... out of memory allocating heap arena metadata"; under
+// the race detector "too many address space collisions for -race mode").
+var allocatorFatal = regexp.MustCompile(`fatal error: .*(memory|address space)`)
