@@ -58,14 +58,18 @@ func SweepTheoryTable(res *SweepResult) string {
 	return table("point\tH\tgamma\tkappa\t||theta*-theta_0||\tF(theta*)\treached eps\tvalid\ttrain bound\ttest bound\ttrain loss\ttest loss\t", lines)
 }
 
-// MarginTable lists margin rows: H, initialization, gamma over the trained
-// blocks with its upper bracket, the U-only margin and the ideal margin.
+// MarginTable lists margin rows: H, initialization, the margin gamma over
+// the trained blocks, then the margins in units of their features' mean
+// norm (MarginRow.Normalized...): over the trained blocks, over U only,
+// and the ideal attention's over U only, which is the like-for-like
+// comparison with the U-only column.
 func MarginTable(rows []MarginRow) string {
 	var lines []string
 	for _, r := range rows {
-		lines = append(lines, fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t", r.Heads, r.Label(), g4(r.Gamma), g4(r.Upper), g4(r.GammaU), g4(r.Ideal)))
+		lines = append(lines, fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t", r.Heads, r.Label(), g4(r.Gamma),
+			g4(r.Normalized), g4(r.NormalizedU), g4(r.IdealNormalized)))
 	}
-	return table("H\tinit\tgamma (U,W)\tupper\tgamma (U only)\tideal\t", lines)
+	return table("H\tinit\tgamma (U,W)\tgamma/mean||psi|| (U,W)\t(U only)\tideal (U only)\t", lines)
 }
 
 // BoundTable lists bound rows, measured beside bound.
@@ -129,28 +133,31 @@ func addLinePoints(p *plot.Plot, name string, xy plotter.XYs, c color.Color, sha
 	}
 }
 
-// MarginPlot draws the NTK margin gamma at theta_0 against H, one line per
-// initialization (in order of first appearance), and the ideal margin
-// dashed.
+// MarginPlot draws the normalized NTK margin at theta_0 against H: over
+// the trained blocks (solid) and over U only (dashed, same colour), one
+// colour per initialization (in order of first appearance), and the ideal
+// attention's U-only margin (grey, dashed).
 func MarginPlot(rows []MarginRow) *plot.Plot {
-	p := newPlot("NTK margin at initialization", "", "margin γ", false)
+	p := newPlot("NTK margin at initialization", "", "margin γ / mean ‖ψ_i‖", false)
 	p.Legend.Left = true
 	var heads []int
 	var labels []string
-	byLabel := map[string]plotter.XYs{}
+	full, onlyU := map[string]plotter.XYs{}, map[string]plotter.XYs{}
 	ideal := map[int]float64{}
 	for _, r := range rows {
 		heads = append(heads, r.Heads)
-		if _, ok := byLabel[r.Label()]; !ok {
+		if _, ok := full[r.Label()]; !ok {
 			labels = append(labels, r.Label())
 		}
-		byLabel[r.Label()] = append(byLabel[r.Label()], plotter.XY{X: float64(r.Heads), Y: r.Gamma})
-		ideal[r.Heads] = r.Ideal
+		full[r.Label()] = append(full[r.Label()], plotter.XY{X: float64(r.Heads), Y: r.Normalized})
+		onlyU[r.Label()] = append(onlyU[r.Label()], plotter.XY{X: float64(r.Heads), Y: r.NormalizedU})
+		ideal[r.Heads] = r.IdealNormalized
 	}
 	headsAxis(p, heads)
 	p.Y.Min = 0
 	for i, l := range labels {
-		addLinePoints(p, "γ at θ_0, "+l, byLabel[l], plotutil.Color(i), i, false, false)
+		addLinePoints(p, l+" (U,W)", full[l], plotutil.Color(i), i, false, false)
+		addLinePoints(p, l+" (U only)", onlyU[l], plotutil.Color(i), i, true, false)
 	}
 	var idealXY plotter.XYs
 	for _, h := range heads {
@@ -160,7 +167,7 @@ func MarginPlot(rows []MarginRow) *plot.Plot {
 	}
 	addLinePoints(p, "ideal attention (U only)", idealXY, color.Gray{Y: 60}, len(labels), true, false)
 	if p.Y.Max > p.Y.Min {
-		p.Y.Max += 0.5 * (p.Y.Max - p.Y.Min) // room for the legend
+		p.Y.Max += 0.6 * (p.Y.Max - p.Y.Min) // room for the legend
 	}
 	return p
 }

@@ -99,6 +99,13 @@ type MarginRow struct {
 	GammaU float64
 	// Ideal is theory.IdealMargin for this head count.
 	Ideal float64
+	// The margins in units of their features' mean norm, mean_i
+	// ||psi_i|| (theory.NTK.MeanNorm, Margin.Normalize). The raw margin
+	// grows with the size of the features (a first step that enlarges W
+	// or U raises it without separating the data better); the normalized
+	// one does not, so it is what compares initializations and the ideal
+	// attention: NormalizedU against IdealNormalized, like for like.
+	Normalized, NormalizedU, IdealNormalized float64
 }
 
 // Margins computes a MarginRow for every head count in heads and every
@@ -116,25 +123,45 @@ func Margins(base Config, heads []int, schemes []string, in Init, data *Dataset,
 		}
 		cu := c
 		cu.Train = TrainU
+		mc, err := model(c)
+		if err != nil {
+			return nil, err
+		}
+		mu, err := model(cu)
+		if err != nil {
+			return nil, err
+		}
+		idealNorm := math.NaN()
 		for _, s := range schemes {
 			p, err := InitParams(c, in, s, data, eta)
 			if err != nil {
 				return nil, fmt.Errorf("nb: H = %d, %s: %w", h, s, err)
 			}
-			m, err := NTKMargin(c, p, data)
+			k, err := theory.NewNTK(mc, p, data)
 			if err != nil {
 				return nil, fmt.Errorf("nb: H = %d, %s: %w", h, s, err)
 			}
-			mu, err := NTKMargin(cu, p, data)
+			ku, err := theory.NewNTK(mu, p, data)
 			if err != nil {
 				return nil, fmt.Errorf("nb: H = %d, %s: %w", h, s, err)
 			}
+			if math.IsNaN(idealNorm) {
+				// The ideal U-features do not depend on U or W.
+				ki, err := theory.IdealNTK(mu, p, data)
+				if err != nil {
+					return nil, fmt.Errorf("nb: H = %d: %w", h, err)
+				}
+				idealNorm, _, _ = ki.Margin().Normalize(ki.MeanNorm())
+			}
+			m, m2 := k.Margin(), ku.Margin()
+			g, _, _ := m.Normalize(k.MeanNorm())
+			gu, _, _ := m2.Normalize(ku.MeanNorm())
 			eta := eta
 			if s != InitFirstStep {
 				eta = 0
 			}
 			rows = append(rows, MarginRow{Heads: h, Init: s, Eta: eta, Gamma: m.Gamma, Upper: m.Upper, Separable: m.Separable,
-				GammaU: mu.Gamma, Ideal: ideal.Gamma})
+				GammaU: m2.Gamma, Ideal: ideal.Gamma, Normalized: g, NormalizedU: gu, IdealNormalized: idealNorm})
 		}
 	}
 	return rows, nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mhattn/mha/theory"
 	"gonum.org/v1/plot"
 )
 
@@ -27,6 +28,14 @@ func TestMargins(t *testing.T) {
 		}
 		if !(r.Gamma >= 0 && r.Gamma <= r.Upper*(1+1e-9)) || !(r.Ideal > 0) {
 			t.Errorf("row %d: gamma %v, upper %v, ideal %v", i, r.Gamma, r.Upper, r.Ideal)
+		}
+		// A normalized margin is at most 1 (the minimum-norm point is no
+		// longer than the mean feature), and below the raw margin exactly
+		// when the features are longer than 1 on average.
+		for _, g := range []float64{r.Normalized, r.NormalizedU, r.IdealNormalized} {
+			if !(g >= 0 && g <= 1+1e-12) {
+				t.Errorf("row %d: normalized margins %v %v %v, want in [0, 1]", i, r.Normalized, r.NormalizedU, r.IdealNormalized)
+			}
 		}
 		if (r.Eta != 0) != (r.Init == InitFirstStep) {
 			t.Errorf("row %d (%s): eta %v", i, r.Init, r.Eta)
@@ -58,6 +67,28 @@ func TestMargins(t *testing.T) {
 	}
 	if m.Gamma != rows[5].Gamma {
 		t.Errorf("NTKMargin %v, Margins row %v", m.Gamma, rows[5].Gamma)
+	}
+	// The normalized margins are the margins over the mean feature norms
+	// of the same features.
+	for _, tr := range []string{cc.Train, TrainU} {
+		cf := cc
+		cf.Train = tr
+		mf, err := model(cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := theory.NewNTK(mf, first, train)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := k.Margin().Gamma / k.MeanNorm()
+		got := rows[5].Normalized
+		if tr == TrainU {
+			got = rows[5].NormalizedU
+		}
+		if math.Abs(got-want) > 1e-12*want {
+			t.Errorf("train %q: normalized margin %v, want gamma/mean norm = %v", tr, got, want)
+		}
 	}
 	if _, err := InitParams(cc, DefaultInit(), "bogus", train, 1); err == nil || !strings.Contains(err.Error(), `"bogus"`) {
 		t.Errorf("unknown scheme: err = %v", err)
