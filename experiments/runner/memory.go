@@ -71,8 +71,8 @@ var memAvailable = func() (float64, bool) {
 var memCgroupLimit = func() (float64, string, bool) { return cgroupLimit(cgroupRoot, readCgroupFile()) }
 
 // checkMemory refuses a run whose points, the workers largest at once,
-// would need more memory than the machine has available or than
-// max_memory allows.
+// would need more memory than the machine has available, than this
+// process's cgroup allows or than max_memory allows.
 func checkMemory(e Experiment, cfg Config, points []Point, workers int) error {
 	if e.Memory == nil || len(points) == 0 {
 		return nil

@@ -134,7 +134,7 @@ func monitor(name string) (code int, ok bool) {
 	switch {
 	case len(report) > 0 && bytes.HasPrefix(bytes.TrimSpace(report), []byte("SIGQUIT")):
 		return 128 + int(syscall.SIGQUIT), true
-	case len(report) > 0 && MemoryCrash(report):
+	case len(report) > 0 && memoryCrash(report):
 		fmt.Fprintf(os.Stderr, "%s: out of memory: the Go runtime could not allocate (above; exit status %d). "+
 			"The memory estimate (see README, \"Memory\") was too low or an address-space limit (ulimit -v) is below "+
 			"what the run needs; %s: rerun with fewer workers, a smaller chunk_samples or smaller sizes, or with more memory, to resume.\n", name, ExitMemory, kept)
@@ -159,10 +159,10 @@ func monitor(name string) (code int, ok bool) {
 	return cmd.ProcessState.ExitCode(), true
 }
 
-// MemoryCrash reports whether a Go crash report is of the memory
+// memoryCrash reports whether a Go crash report is of the memory
 // allocator: its crashing goroutine threw from the allocator ("fatal
 // error: out of memory", printed to stderr just before the report).
-func MemoryCrash(report []byte) bool {
+func memoryCrash(report []byte) bool {
 	lines := strings.Split(string(report), "\n")
 	for i, l := range lines {
 		if !strings.HasPrefix(l, "runtime.throw(") {

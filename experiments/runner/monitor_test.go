@@ -149,7 +149,7 @@ func TestCrashStatus(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(stderr, "panic: crashy: a bug") || !strings.Contains(stderr, "crashy: the program crashed") {
 		t.Errorf("panic: exit status %d, want %d naming the crash; stderr:\n%s", code, ExitFailure, tail(stderr))
 	}
-	if MemoryCrash([]byte(stderr)) {
+	if memoryCrash([]byte(stderr)) {
 		t.Error("a panic's report is taken for an allocation failure")
 	}
 	code, stderr = status(t, command(t, "-out", out, "-set", "mode=bogus"))
