@@ -97,7 +97,8 @@ type MarginRow struct {
 	// GammaU is the margin of the U-only features grad_U Phi at the same
 	// theta_0: the like-for-like comparison with Ideal.
 	GammaU float64
-	// Ideal is theory.IdealMargin for this head count.
+	// Ideal is the margin of the ideal attention's U-features for this
+	// head count (theory.IdealNTK; the margin of theory.IdealMargin).
 	Ideal float64
 	// The margins in units of their features' mean norm, mean_i
 	// ||psi_i|| (theory.NTK.MeanNorm, Margin.Normalize). The raw margin
@@ -117,10 +118,6 @@ func Margins(base Config, heads []int, schemes []string, in Init, data *Dataset,
 	for _, h := range heads {
 		c := base
 		c.Heads = h
-		ideal, err := theory.IdealMargin(c, data)
-		if err != nil {
-			return nil, err
-		}
 		cu := c
 		cu.Train = TrainU
 		mc, err := model(c)
@@ -131,7 +128,18 @@ func Margins(base Config, heads []int, schemes []string, in Init, data *Dataset,
 		if err != nil {
 			return nil, err
 		}
-		idealNorm := math.NaN()
+		// The ideal U-features do not depend on U or W: any parameters
+		// of the model serve.
+		p0, err := NewParams(c, in)
+		if err != nil {
+			return nil, err
+		}
+		ki, err := theory.IdealNTK(mu, p0, data)
+		if err != nil {
+			return nil, fmt.Errorf("nb: H = %d: %w", h, err)
+		}
+		ideal := ki.Margin()
+		idealNorm, _, _ := ideal.Normalize(ki.MeanNorm())
 		for _, s := range schemes {
 			p, err := InitParams(c, in, s, data, eta)
 			if err != nil {
@@ -144,14 +152,6 @@ func Margins(base Config, heads []int, schemes []string, in Init, data *Dataset,
 			ku, err := theory.NewNTK(mu, p, data)
 			if err != nil {
 				return nil, fmt.Errorf("nb: H = %d, %s: %w", h, s, err)
-			}
-			if math.IsNaN(idealNorm) {
-				// The ideal U-features do not depend on U or W.
-				ki, err := theory.IdealNTK(mu, p, data)
-				if err != nil {
-					return nil, fmt.Errorf("nb: H = %d: %w", h, err)
-				}
-				idealNorm, _, _ = ki.Margin().Normalize(ki.MeanNorm())
 			}
 			m, m2 := k.Margin(), ku.Margin()
 			g, _, _ := m.Normalize(k.MeanNorm())

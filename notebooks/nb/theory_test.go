@@ -29,9 +29,8 @@ func TestMargins(t *testing.T) {
 		if !(r.Gamma >= 0 && r.Gamma <= r.Upper*(1+1e-9)) || !(r.Ideal > 0) {
 			t.Errorf("row %d: gamma %v, upper %v, ideal %v", i, r.Gamma, r.Upper, r.Ideal)
 		}
-		// A normalized margin is at most 1 (the minimum-norm point is no
-		// longer than the mean feature), and below the raw margin exactly
-		// when the features are longer than 1 on average.
+		// A normalized margin is at most 1: the minimum-norm point is no
+		// longer than the mean feature.
 		for _, g := range []float64{r.Normalized, r.NormalizedU, r.IdealNormalized} {
 			if !(g >= 0 && g <= 1+1e-12) {
 				t.Errorf("row %d: normalized margins %v %v %v, want in [0, 1]", i, r.Normalized, r.NormalizedU, r.IdealNormalized)
@@ -67,6 +66,10 @@ func TestMargins(t *testing.T) {
 	}
 	if m.Gamma != rows[5].Gamma {
 		t.Errorf("NTKMargin %v, Margins row %v", m.Gamma, rows[5].Gamma)
+	}
+	// The ideal margin is theory.IdealMargin's.
+	if want, err := theory.IdealMargin(cc, train); err != nil || math.Abs(rows[5].Ideal-want.Gamma) > 1e-12*want.Gamma {
+		t.Errorf("ideal margin %v, theory.IdealMargin %v (%v)", rows[5].Ideal, want.Gamma, err)
 	}
 	// The normalized margins are the margins over the mean feature norms
 	// of the same features.
